@@ -1,0 +1,224 @@
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use fastembed::{
+    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The model's input limit in word pieces, including `[CLS]` and `[SEP]`.
+/// all-MiniLM-L6-v2 was trained at 256; text past it would be silently cut off.
+const MAX_WORD_PIECES: usize = 256;
+
+/// Passages per ONNX run. Passages are sorted by length first, so a batch pads
+/// to similar lengths and little work is spent on padding.
+const BATCH_SIZE: usize = 32;
+
+/// Where the embedding model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A directory in the layout of `../shared/models/all-MiniLM-L6-v2`
+    /// (`model.onnx` or another ONNX file, `tokenizer.json`, `config.json`, ...).
+    Directory { path: PathBuf, onnx_file: String },
+    /// A fastembed model name (e.g. `AllMiniLML6V2`), downloaded on first use.
+    Hub { name: String },
+}
+
+impl Default for ModelSource {
+    fn default() -> Self {
+        ModelSource::Hub { name: "AllMiniLML6V2".into() }
+    }
+}
+
+/// What the index records about the model that built it. Two sources that give the
+/// same vectors (the shared directory and fastembed's download of all-MiniLM-L6-v2)
+/// have the same identity, so either can open an index the other built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelIdentity {
+    pub name: String,
+    pub dimension: usize,
+}
+
+impl std::fmt::Display for ModelIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "model {} ({} dimensions)", self.name, self.dimension)
+    }
+}
+
+/// Turns text into dense vectors, and counts word pieces with the model's own
+/// tokenizer so that passages can be sized to fit the model.
+pub struct Embedder {
+    model: Mutex<TextEmbedding>,
+    counter: tokenizers::Tokenizer,
+    identity: ModelIdentity,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder").field("identity", &self.identity).finish()
+    }
+}
+
+impl Embedder {
+    pub fn load(source: &ModelSource) -> Result<Self> {
+        check_onnx_runtime()?;
+        let (model, name) = match source {
+            ModelSource::Directory { path, onnx_file } => {
+                (load_directory(path, onnx_file)?, directory_model_name(path, onnx_file))
+            }
+            ModelSource::Hub { name } => load_hub(name)?,
+        };
+        let mut counter = model.tokenizer.clone();
+        counter
+            .with_truncation(None)
+            .map_err(|e| Error::ModelLoad(format!("tokenizer: {e}")))?;
+        counter.with_padding(None);
+        let mut embedder = Embedder {
+            model: Mutex::new(model),
+            counter,
+            identity: ModelIdentity { name, dimension: 0 },
+        };
+        embedder.identity.dimension = embedder.embed_query("dimension probe")?.len();
+        Ok(embedder)
+    }
+
+    pub fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+
+    /// The most word pieces (special tokens included) the model reads.
+    pub fn max_word_pieces(&self) -> usize {
+        MAX_WORD_PIECES
+    }
+
+    /// Word pieces the model would see for `text`, special tokens included.
+    pub fn count_word_pieces(&self, text: &str) -> usize {
+        self.counter.encode(text, true).map(|e| e.len()).unwrap_or(usize::MAX)
+    }
+
+    /// Whole words the tokenizer knows; cleaning uses them to tell a real word
+    /// from one damaged by PDF extraction.
+    pub fn vocabulary(&self) -> impl Iterator<Item = String> + '_ {
+        self.counter
+            .get_vocab(false)
+            .into_keys()
+            .filter(|w| w.chars().all(|c| c.is_alphabetic()))
+    }
+
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let mut vectors = self.run(&[text])?;
+        vectors.pop().ok_or_else(|| Error::Embedding("model returned no vector".into()))
+    }
+
+    /// Embeds many passages, batching texts of similar length together.
+    pub fn embed_passages<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].as_ref().len());
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(BATCH_SIZE) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_ref()).collect();
+            for (&i, vector) in chunk.iter().zip(self.run(&batch)?) {
+                vectors[i] = vector;
+            }
+        }
+        Ok(vectors)
+    }
+
+    fn run(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut model = self.model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        model
+            .embed(texts, Some(texts.len().max(1)))
+            .map_err(|e| Error::Embedding(e.to_string()))
+    }
+}
+
+/// ort loads ONNX Runtime lazily and panics when it cannot; check up front so the
+/// user gets an error that names the variable to set.
+fn check_onnx_runtime() -> Result<()> {
+    match std::env::var_os("ORT_DYLIB_PATH") {
+        Some(path) if Path::new(&path).is_file() => Ok(()),
+        Some(path) => Err(Error::OnnxRuntimeNotFound(Some(path.into()))),
+        None => Err(Error::OnnxRuntimeNotFound(None)),
+    }
+}
+
+fn read(dir: &Path, file: &str) -> Result<Vec<u8>> {
+    let path = dir.join(file);
+    std::fs::read(&path).map_err(|e| Error::ModelNotFound { path, reason: e.to_string() })
+}
+
+fn load_directory(dir: &Path, onnx_file: &str) -> Result<TextEmbedding> {
+    let tokenizer_files = TokenizerFiles {
+        tokenizer_file: read(dir, "tokenizer.json")?,
+        config_file: read(dir, "config.json")?,
+        special_tokens_map_file: read(dir, "special_tokens_map.json")?,
+        tokenizer_config_file: read(dir, "tokenizer_config.json")?,
+    };
+    let model = UserDefinedEmbeddingModel::new(read(dir, onnx_file)?, tokenizer_files)
+        .with_pooling(Pooling::Mean);
+    let options = InitOptionsUserDefined::new().with_max_length(MAX_WORD_PIECES);
+    guard_panics(|| TextEmbedding::try_new_from_user_defined(model, options))
+}
+
+/// `all-MiniLM-L6-v2` for the full-precision file, `all-MiniLM-L6-v2/model-int8`
+/// for another file in the same directory.
+fn directory_model_name(dir: &Path, onnx_file: &str) -> String {
+    let base = dir
+        .canonicalize()
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    match onnx_file {
+        "model.onnx" => base,
+        other => format!("{base}/{}", other.trim_end_matches(".onnx")),
+    }
+}
+
+#[cfg(feature = "download")]
+fn load_hub(name: &str) -> Result<(TextEmbedding, String)> {
+    use fastembed::{EmbeddingModel, TextInitOptions};
+    let model: EmbeddingModel = name.parse().map_err(Error::ModelLoad)?;
+    let info = TextEmbedding::get_model_info(&model).map_err(|e| Error::ModelLoad(e.to_string()))?;
+    // "Qdrant/all-MiniLM-L6-v2-onnx" is the same model as the shared directory.
+    let identity = info
+        .model_code
+        .rsplit('/')
+        .next()
+        .unwrap_or(name)
+        .trim_end_matches("-onnx")
+        .to_string();
+    let options = TextInitOptions::new(model).with_show_download_progress(false);
+    let model = guard_panics(|| TextEmbedding::try_new(options)).map_err(|e| {
+        Error::ModelLoad(format!(
+            "{e}; offline, set FOOTNOTE_MODEL_DIR to a model directory instead"
+        ))
+    })?;
+    Ok((model, identity))
+}
+
+#[cfg(not(feature = "download"))]
+fn load_hub(name: &str) -> Result<(TextEmbedding, String)> {
+    Err(Error::ModelLoad(format!(
+        "this build cannot download {name}: set FOOTNOTE_MODEL_DIR to a model directory"
+    )))
+}
+
+fn guard_panics(
+    load: impl FnOnce() -> fastembed::Result<TextEmbedding>,
+) -> Result<TextEmbedding> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+        Ok(Ok(model)) => Ok(model),
+        Ok(Err(e)) => Err(Error::ModelLoad(e.to_string())),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "ONNX Runtime failed to start".into());
+            Err(Error::ModelLoad(message))
+        }
+    }
+}

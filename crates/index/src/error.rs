@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while opening, reading or writing the index.
+///
+/// Messages are written for the person at the terminal: each names the thing that
+/// is wrong and, where there is one, the setting that fixes it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "ONNX Runtime library not found{}: set ORT_DYLIB_PATH to libonnxruntime.so (scripts/setup.sh installs it under .cache/onnxruntime)",
+        .0.as_ref().map(|p| format!(" at {}", p.display())).unwrap_or_default()
+    )]
+    OnnxRuntimeNotFound(Option<PathBuf>),
+
+    #[error("embedding model not found at {path}: {reason} (set FOOTNOTE_MODEL_DIR to a directory like ../shared/models/all-MiniLM-L6-v2)")]
+    ModelNotFound { path: PathBuf, reason: String },
+
+    #[error("could not load the embedding model: {0}")]
+    ModelLoad(String),
+
+    #[error("embedding failed: {0}")]
+    Embedding(String),
+
+    #[error(
+        "the index in {data_dir} was built with {index}, but this run uses {configured}; \
+         re-ingest into a fresh --data-dir (or delete {data_dir}) to switch models"
+    )]
+    ModelMismatch { data_dir: PathBuf, index: String, configured: String },
+
+    #[error("data directory {0} is in use by another footnote process")]
+    Locked(PathBuf),
+
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    #[error("index manifest {path} is unreadable: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+
+    #[error("vector store: {0}")]
+    Store(String),
+
+    #[error("no document with id {0:?}")]
+    DocumentNotFound(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

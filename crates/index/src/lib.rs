@@ -1,0 +1,22 @@
+//! The passage index that ingestion writes and retrieval reads.
+//!
+//! Both sides must agree on three things, so they live here and nowhere else:
+//! what a passage is ([`Passage`]), how text becomes vectors ([`Embedder`] for dense
+//! vectors, [`SparseEncoder`] for BM25), and where the vectors are kept
+//! ([`PassageStore`], with Qdrant Edge as the embedded backend). [`Index`] opens a
+//! data directory and ties the three together, refusing an index that was built
+//! with a different model.
+
+mod embedder;
+mod error;
+mod index;
+mod passage;
+mod sparse;
+mod store;
+
+pub use embedder::{Embedder, ModelIdentity, ModelSource};
+pub use error::{Error, Result};
+pub use index::{DocumentState, Index, IndexManifest};
+pub use passage::{DocumentMeta, DocumentSummary, NewPassage, Passage, ScoredPassage, duplicate_key, point_id};
+pub use sparse::{Bm25Params, SparseEncoder, SparseVector};
+pub use store::{Fusion, HybridQuery, PassageStore, Ranking, StoredPoint, edge::EdgeStore};

@@ -1,0 +1,226 @@
+//! Ingestion: files and folders in, clean embedded passages in the index out.
+//!
+//! [`Ingestor::ingest`] walks the paths ([`source`]), turns each file into plain
+//! paragraphs ([`extract`], [`clean`]), cuts them into passages that fit the
+//! model ([`split`]), and writes each new or changed document to the [`Index`].
+//! Unchanged documents (same content hash, all passages present) are skipped.
+
+pub mod clean;
+pub mod extract;
+pub mod source;
+pub mod split;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use footnote_index::{DocumentMeta, DocumentState, Index, NewPassage};
+use serde::Serialize;
+
+pub use clean::{Lexicon, Repairs};
+pub use source::{Format, ManifestEntry, SourceFile};
+pub use split::sentence_spans;
+
+/// Changes whenever cleaning or splitting changes, so that re-ingesting after an
+/// upgrade re-processes documents whose text did not change on disk.
+const PIPELINE_VERSION: &str = "1";
+
+/// Passages embedded together: enough that batches are full of similar lengths.
+const EMBEDDING_GROUP: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {reason}")]
+    Path { path: PathBuf, reason: String },
+    #[error("manifest {path}: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Index(#[from] footnote_index::Error),
+}
+
+/// A document ready to write: cleaned, split, hashed.
+#[derive(Debug, Clone)]
+pub struct PreparedDocument {
+    pub meta: DocumentMeta,
+    /// The cleaned text that passage spans point into.
+    pub text: String,
+    pub passages: Vec<NewPassage>,
+    pub duplicates: usize,
+    pub word_pieces: usize,
+    pub repairs: Repairs,
+    pub warnings: Vec<String>,
+}
+
+/// What one ingest run did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IngestReport {
+    pub added: usize,
+    pub replaced: usize,
+    pub unchanged: usize,
+    /// Files passed over, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+    /// Problems that did not stop a document, such as a decoding fallback.
+    pub warnings: Vec<String>,
+    pub passages_written: usize,
+    pub word_pieces_embedded: usize,
+    pub duplicates_dropped: usize,
+    /// Time spent running the embedding model, part of `elapsed`.
+    #[serde(serialize_with = "seconds")]
+    pub embedding: Duration,
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Told about progress as documents are written; the command line draws a bar.
+pub trait Progress {
+    fn start(&self, _documents: usize) {}
+    fn document_done(&self, _id: &str, _passages_written: usize) {}
+    fn finish(&self) {}
+}
+
+/// Progress that goes nowhere, for tests and non-interactive callers.
+pub struct Silent;
+impl Progress for Silent {}
+
+pub struct Ingestor<'a> {
+    index: &'a Index,
+    lexicon: Lexicon,
+}
+
+impl<'a> Ingestor<'a> {
+    /// The index must have been opened with its model ([`Index::open`]).
+    pub fn new(index: &'a Index) -> Self {
+        let lexicon = Lexicon::new(index.embedder().vocabulary());
+        Ingestor { index, lexicon }
+    }
+
+    pub fn ingest(&self, paths: &[PathBuf], progress: &dyn Progress) -> Result<IngestReport, Error> {
+        let started = Instant::now();
+        let discovery = source::discover(paths)?;
+        let mut report = IngestReport { skipped: discovery.skipped, ..Default::default() };
+        progress.start(discovery.files.len());
+        let mut pending: Vec<PreparedDocument> = Vec::new();
+        for file in &discovery.files {
+            let raw = std::fs::read(&file.path).map_err(|e| Error::Path { path: file.path.clone(), reason: e.to_string() })?;
+            let (text, warning) = source::decode(&raw);
+            let mut document = self.prepare(&file.id, file.format, &text, &file.metadata, file.path.file_stem());
+            if let Some(warning) = warning {
+                document.warnings.push(warning);
+            }
+            report.warnings.extend(document.warnings.iter().map(|w| format!("{}: {w}", file.path.display())));
+            if document.passages.is_empty() {
+                report.skipped.push((file.path.clone(), "no text left after cleaning".into()));
+                progress.document_done(&file.id, 0);
+                continue;
+            }
+            match self.index.document_state(&document.meta, document.passages.len())? {
+                DocumentState::Unchanged => {
+                    report.unchanged += 1;
+                    progress.document_done(&file.id, 0);
+                }
+                state => {
+                    if state == DocumentState::New { report.added += 1 } else { report.replaced += 1 }
+                    pending.push(document);
+                    if pending.iter().map(|d| d.passages.len()).sum::<usize>() >= EMBEDDING_GROUP {
+                        self.write_group(std::mem::take(&mut pending), &mut report, progress)?;
+                    }
+                }
+            }
+        }
+        self.write_group(pending, &mut report, progress)?;
+        progress.finish();
+        report.elapsed = started.elapsed();
+        Ok(report)
+    }
+
+    /// Embeds the passages of several documents in one go (so batches are full
+    /// and hold passages of similar length), then writes each document.
+    fn write_group(&self, documents: Vec<PreparedDocument>, report: &mut IngestReport, progress: &dyn Progress) -> Result<(), Error> {
+        let texts: Vec<&str> = documents.iter().flat_map(|d| d.passages.iter().map(|p| p.text.as_str())).collect();
+        let embedding_started = Instant::now();
+        let mut vectors = self.index.embedder().embed_passages(&texts)?.into_iter();
+        report.embedding += embedding_started.elapsed();
+        for document in documents {
+            let written = document.passages.len();
+            let document_vectors = vectors.by_ref().take(written).collect();
+            report.passages_written += written;
+            report.word_pieces_embedded += document.word_pieces;
+            report.duplicates_dropped += document.duplicates;
+            self.index.write_document(&document.meta, document.passages, document_vectors)?;
+            progress.document_done(&document.meta.id, written);
+        }
+        Ok(())
+    }
+
+    /// Writes one prepared document unless the index already holds it; returns
+    /// the passages written. For documents that arrive one at a time.
+    pub fn write(&self, document: PreparedDocument, report: &mut IngestReport) -> Result<usize, Error> {
+        match self.index.document_state(&document.meta, document.passages.len())? {
+            DocumentState::Unchanged => {
+                report.unchanged += 1;
+                return Ok(0);
+            }
+            DocumentState::New => report.added += 1,
+            DocumentState::Changed => report.replaced += 1,
+        }
+        let written = document.passages.len();
+        self.write_group(vec![document], report, &Silent)?;
+        Ok(written)
+    }
+
+    /// Extracts, cleans and splits a document's text. Metadata given explicitly
+    /// wins over what the document says about itself.
+    pub fn prepare(
+        &self,
+        id: &str,
+        format: Format,
+        raw: &str,
+        metadata: &ManifestEntry,
+        file_stem: Option<&std::ffi::OsStr>,
+    ) -> PreparedDocument {
+        let extracted = extract::extract(format, raw);
+        let cleaned = clean::clean(&extracted.text, &self.lexicon);
+        let embedder = self.index.embedder();
+        let count = |text: &str| embedder.count_word_pieces(text);
+        let split = split::split(&cleaned.paragraphs, &count, embedder.max_word_pieces());
+        let title = metadata
+            .title
+            .clone()
+            .or(extracted.title)
+            .or_else(|| cleaned.paragraphs.first().filter(|p| looks_like_title(p)).cloned())
+            .or_else(|| file_stem.map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| id.to_string());
+        let source = metadata.source.clone().or(extracted.source);
+        let date = metadata.date.clone().or(extracted.date);
+        let content_hash = content_hash(&title, source.as_deref(), date.as_deref(), &split.passages);
+        PreparedDocument {
+            meta: DocumentMeta { id: id.to_string(), title, source, date, content_hash },
+            text: split.text,
+            passages: split.passages,
+            duplicates: split.duplicates,
+            word_pieces: split.word_pieces,
+            repairs: cleaned.repairs,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+fn looks_like_title(paragraph: &str) -> bool {
+    paragraph.split_whitespace().count() <= 20 && !paragraph.trim_end().ends_with(['.', ',', ';'])
+}
+
+fn content_hash(title: &str, source: Option<&str>, date: Option<&str>, passages: &[NewPassage]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for part in [PIPELINE_VERSION, title, source.unwrap_or(""), date.unwrap_or("")] {
+        hasher.update(part.as_bytes());
+        hasher.update(&[0]);
+    }
+    for passage in passages {
+        hasher.update(passage.text.as_bytes());
+        hasher.update(&[0]);
+    }
+    hasher.finalize().to_hex()[..32].to_string()
+}

@@ -1,0 +1,153 @@
+//! Finding documents on disk, decoding them, and reading their metadata.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Error;
+
+/// The metadata file that may sit in any ingested folder. It names titles,
+/// sources and dates for the files beside it, so documents can be kept exactly
+/// as they were received.
+pub const MANIFEST_FILE: &str = "manifest.toml";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+}
+
+impl Format {
+    fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "txt" | "text" => Some(Format::Text),
+            "md" | "markdown" => Some(Format::Markdown),
+            "html" | "htm" => Some(Format::Html),
+            _ => None,
+        }
+    }
+}
+
+/// A document file found on disk, not yet read.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// Stable id: the path relative to the ingested root, with `/` separators.
+    pub id: String,
+    pub format: Format,
+    pub metadata: ManifestEntry,
+}
+
+/// One `[[document]]` of a manifest.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestEntry {
+    pub file: String,
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub source: Option<String>,
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    #[serde(default)]
+    document: Vec<ManifestEntry>,
+}
+
+/// What was found under the given paths: documents to read and files passed over.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub files: Vec<SourceFile>,
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Walks files and folders (recursively). A missing path is an error; a file in a
+/// format we do not read is skipped with a reason.
+pub fn discover(paths: &[PathBuf]) -> Result<Discovery, Error> {
+    let mut discovery = Discovery::default();
+    for root in paths {
+        let metadata = std::fs::metadata(root).map_err(|e| Error::Path { path: root.clone(), reason: e.to_string() })?;
+        if metadata.is_file() {
+            let dir = root.parent().unwrap_or(Path::new("."));
+            let manifest = read_manifest(dir)?;
+            let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            add_file(&mut discovery, root.clone(), name, &manifest);
+            continue;
+        }
+        let mut manifests: HashMap<PathBuf, HashMap<String, ManifestEntry>> = HashMap::new();
+        let mut entries: Vec<_> = walkdir::WalkDir::new(root).sort_by_file_name().into_iter().collect();
+        entries.retain(|e| e.as_ref().map(|e| e.file_type().is_file()).unwrap_or(true));
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::Path {
+                path: e.path().map(Path::to_path_buf).unwrap_or_else(|| root.clone()),
+                reason: e.to_string(),
+            })?;
+            let path = entry.path().to_path_buf();
+            if path.file_name().is_some_and(|n| n == MANIFEST_FILE) {
+                continue;
+            }
+            let dir = path.parent().unwrap_or(root).to_path_buf();
+            if !manifests.contains_key(&dir) {
+                manifests.insert(dir.clone(), read_manifest(&dir)?);
+            }
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            let id = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            add_file(&mut discovery, path, id, &manifests[&dir]);
+        }
+    }
+    Ok(discovery)
+}
+
+fn add_file(discovery: &mut Discovery, path: PathBuf, id: String, manifest: &HashMap<String, ManifestEntry>) {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.starts_with('.') {
+        return;
+    }
+    match Format::of(&path) {
+        Some(format) => {
+            let metadata = manifest.get(&name).cloned().unwrap_or_default();
+            let id = metadata.id.clone().unwrap_or(id);
+            discovery.files.push(SourceFile { path, id, format, metadata });
+        }
+        None => discovery.skipped.push((path, "not a .txt, .md or .html file".into())),
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<HashMap<String, ManifestEntry>, Error> {
+    let path = dir.join(MANIFEST_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(Error::Path { path, reason: e.to_string() }),
+    };
+    let manifest: Manifest =
+        toml::from_str(&text).map_err(|e| Error::Manifest { path: path.clone(), reason: e.to_string() })?;
+    Ok(manifest.document.into_iter().map(|entry| (entry.file.clone(), entry)).collect())
+}
+
+/// Decodes bytes as UTF-8 (or UTF-16 with a byte-order mark). Anything else is
+/// decoded as Windows-1252, the usual encoding of stray legacy files, and the
+/// returned warning says so; decoding never fails.
+pub fn decode(bytes: &[u8]) -> (String, Option<String>) {
+    if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _, had_errors) = encoding.decode(&bytes[bom..]);
+        let warning = had_errors.then(|| format!("invalid {} sequences replaced", encoding.name()));
+        return (text.into_owned(), warning);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), None),
+        Err(e) => {
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+            let warning = format!(
+                "not valid UTF-8 (first bad byte at offset {}); decoded as Windows-1252",
+                e.valid_up_to()
+            );
+            (text.into_owned(), Some(warning))
+        }
+    }
+}

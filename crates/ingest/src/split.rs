@@ -1,0 +1,268 @@
+//! Cutting cleaned paragraphs into passages the embedding model reads whole.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use footnote_index::{NewPassage, duplicate_key};
+
+/// Passages shorter than this (in word pieces) are joined to a neighbour: a
+/// heading or a one-line quote says little on its own and retrieves badly.
+const MIN_WORD_PIECES: usize = 48;
+
+/// A document cut into passages, with the cleaned text their spans point into.
+#[derive(Debug, Clone, Default)]
+pub struct Split {
+    pub text: String,
+    pub passages: Vec<NewPassage>,
+    pub duplicates: usize,
+    pub word_pieces: usize,
+}
+
+/// Splits paragraphs into passages of at most `max_word_pieces` as counted by
+/// `count`: a paragraph is one passage when it fits, otherwise it is cut at
+/// sentence boundaries (and a sentence longer than the limit at word boundaries).
+/// Repeated paragraphs are kept once.
+pub fn split(paragraphs: &[String], count: &dyn Fn(&str) -> usize, max_word_pieces: usize) -> Split {
+    let mut seen = HashSet::new();
+    let mut text = String::new();
+    let mut duplicates = 0;
+    let mut units: Vec<(Range<usize>, usize)> = Vec::new();
+    for paragraph in paragraphs {
+        if !seen.insert(duplicate_key(paragraph)) {
+            duplicates += 1;
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        let start = text.len();
+        text.push_str(paragraph);
+        for piece in fit(paragraph, count, max_word_pieces) {
+            let range = start + piece.start..start + piece.end;
+            units.push((range.clone(), count(&text[range])));
+        }
+    }
+    let ranges = merge_short(&text, units, count, max_word_pieces);
+    let mut word_pieces = 0;
+    let passages = ranges
+        .into_iter()
+        .enumerate()
+        .map(|(position, (range, pieces))| {
+            word_pieces += pieces;
+            let start = text[..range.start].chars().count();
+            let passage = text[range].to_string();
+            let end = start + passage.chars().count();
+            NewPassage { text: passage, position, span: (start, end) }
+        })
+        .collect();
+    Split { text, passages, duplicates, word_pieces }
+}
+
+/// Byte ranges of `paragraph`, each within the limit.
+fn fit(paragraph: &str, count: &dyn Fn(&str) -> usize, max: usize) -> Vec<Range<usize>> {
+    if count(paragraph) <= max {
+        return vec![0..paragraph.len()];
+    }
+    let mut pieces: Vec<Range<usize>> = Vec::new();
+    for sentence in sentence_spans(paragraph) {
+        let sentences = if count(&paragraph[sentence.clone()]) > max {
+            cut_at_words(paragraph, sentence, count, max)
+        } else {
+            vec![sentence]
+        };
+        for sentence in sentences {
+            match pieces.last_mut() {
+                Some(last) if count(&paragraph[last.start..sentence.end]) <= max => last.end = sentence.end,
+                _ => pieces.push(sentence),
+            }
+        }
+    }
+    pieces
+}
+
+fn cut_at_words(text: &str, range: Range<usize>, count: &dyn Fn(&str) -> usize, max: usize) -> Vec<Range<usize>> {
+    let mut pieces = Vec::new();
+    let mut start = range.start;
+    let mut end = range.start;
+    for (offset, word) in text[range.clone()].split_inclusive(char::is_whitespace).scan(range.start, |at, w| {
+        let here = *at;
+        *at += w.len();
+        Some((here, w))
+    }) {
+        let word_end = offset + word.trim_end().len();
+        if end > start && count(&text[start..word_end]) > max {
+            pieces.push(start..end);
+            start = offset;
+        }
+        end = word_end;
+    }
+    if end > start {
+        pieces.push(start..end);
+    }
+    pieces
+}
+
+/// Joins passages under [`MIN_WORD_PIECES`] to the following one (a heading to
+/// its section), or to the preceding one at the end of a document.
+fn merge_short(
+    text: &str,
+    units: Vec<(Range<usize>, usize)>,
+    count: &dyn Fn(&str) -> usize,
+    max: usize,
+) -> Vec<(Range<usize>, usize)> {
+    let mut merged: Vec<(Range<usize>, usize)> = Vec::new();
+    let mut pending: Option<(Range<usize>, usize)> = None;
+    for unit in units {
+        let current = match pending.take() {
+            Some(short) => {
+                let joined = short.0.start..unit.0.end;
+                let pieces = count(&text[joined.clone()]);
+                if pieces <= max {
+                    (joined, pieces)
+                } else {
+                    merged.push(short);
+                    unit
+                }
+            }
+            None => unit,
+        };
+        if current.1 < MIN_WORD_PIECES {
+            pending = Some(current);
+        } else {
+            merged.push(current);
+        }
+    }
+    if let Some(short) = pending {
+        match merged.last_mut() {
+            Some(last) if count(&text[last.0.start..short.0.end]) <= max => {
+                last.0.end = short.0.end;
+                last.1 = count(&text[last.0.clone()]);
+            }
+            _ => merged.push(short),
+        }
+    }
+    merged
+}
+
+/// Words after which a full stop does not end a sentence.
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "eg", "ie", "no", "nos", "vol",
+    "fig", "p", "pp", "ed", "eds", "cf", "approx", "dept", "gen", "gov", "sen", "rep", "inc", "ltd", "co", "corp",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "u.n", "al",
+    "lt", "col", "capt", "sgt", "rev", "hon", "est", "ca", "c",
+];
+
+/// Byte ranges of the sentences in `text`. A sentence ends at `.`, `!`, `?` or
+/// `…` (with any closing quotes or brackets) before white space and a capital,
+/// digit or opening quote; not after a known abbreviation or a lone initial
+/// ("E. T. Seylekhanov"). A blank line always ends a sentence.
+pub fn sentence_spans(text: &str) -> Vec<Range<usize>> {
+    let mut spans = Vec::new();
+    let mut start = skip_space(text, 0);
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        if c == '\n' && chars.get(i + 1).is_some_and(|&(_, n)| n == '\n') {
+            if at > start {
+                push_span(text, &mut spans, start, at);
+            }
+            start = start.max(skip_space(text, at));
+            i += 1;
+            continue;
+        }
+        if !matches!(c, '.' | '!' | '?' | '…') {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < chars.len() && matches!(chars[j].1, '.' | '!' | '?' | '…' | '"' | '\'' | '”' | '’' | '»' | ')' | ']') {
+            j += 1;
+        }
+        let end = chars.get(j).map_or(text.len(), |&(b, _)| b);
+        let followed_by_space = j >= chars.len() || chars[j].1.is_whitespace();
+        let mut k = j;
+        while k < chars.len() && chars[k].1.is_whitespace() {
+            k += 1;
+        }
+        let next_starts = k >= chars.len()
+            || chars[k].1.is_uppercase()
+            || chars[k].1.is_ascii_digit()
+            || matches!(chars[k].1, '"' | '\'' | '“' | '‘' | '«' | '(' | '[');
+        if followed_by_space && next_starts && !(c == '.' && is_abbreviation(&text[start..at])) {
+            push_span(text, &mut spans, start, end);
+            start = chars.get(k).map_or(text.len(), |&(b, _)| b);
+        }
+        i = j.max(i + 1);
+    }
+    push_span(text, &mut spans, start, text.len());
+    spans
+}
+
+fn skip_space(text: &str, from: usize) -> usize {
+    text[from..].find(|c: char| !c.is_whitespace()).map_or(text.len(), |o| from + o)
+}
+
+fn push_span(text: &str, spans: &mut Vec<Range<usize>>, start: usize, end: usize) {
+    let trimmed_end = start + text[start..end].trim_end().len();
+    if trimmed_end > start {
+        spans.push(start..trimmed_end);
+    }
+}
+
+fn is_abbreviation(before: &str) -> bool {
+    let word = before.rsplit(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("");
+    let word = word.trim_start_matches(|c: char| !c.is_alphanumeric());
+    let single_initial = word.chars().count() == 1 && word.chars().all(char::is_uppercase);
+    single_initial || ABBREVIATIONS.contains(&word.to_lowercase().as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> usize {
+        text.split_whitespace().count() + 2
+    }
+
+    #[test]
+    fn sentences_respect_abbreviations_initials_and_quotes() {
+        let text = "See E. T. Seylekhanov, p. 62 of the U.S. report. “It was early,” he said. Then 2019 came!\n\nNew one";
+        let sentences: Vec<&str> = sentence_spans(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(
+            sentences,
+            ["See E. T. Seylekhanov, p. 62 of the U.S. report.", "“It was early,” he said.", "Then 2019 came!", "New one"]
+        );
+    }
+
+    #[test]
+    fn long_paragraphs_are_cut_at_sentences_and_short_ones_joined() {
+        let long = "One two three four five six. ".repeat(10);
+        let paragraphs = vec!["Heading".to_string(), long.trim().to_string(), "Tail.".to_string()];
+        let split = split(&paragraphs, &words, 30);
+        assert!(split.passages.iter().all(|p| words(&p.text) <= 30), "{:?}", split.passages);
+        assert!(split.passages[0].text.starts_with("Heading\n\nOne two"));
+        assert!(split.passages.last().unwrap().text.ends_with("Tail."));
+        for p in &split.passages {
+            let span: String = split.text.chars().skip(p.span.0).take(p.span.1 - p.span.0).collect();
+            assert_eq!(span, p.text);
+        }
+        assert_eq!(split.passages.iter().map(|p| p.position).collect::<Vec<_>>(), (0..split.passages.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_sentence_longer_than_the_limit_is_cut_at_words() {
+        let sentence = "word ".repeat(100);
+        let split = split(&[sentence.trim().to_string()], &words, 30);
+        assert!(split.passages.len() >= 4);
+        assert!(split.passages.iter().all(|p| words(&p.text) <= 30));
+    }
+
+    #[test]
+    fn near_duplicate_paragraphs_are_kept_once() {
+        let paragraphs = ["The vote, on June 9.".to_string(), "the  vote on June 9".to_string(), "Other.".to_string()];
+        let split = split(&paragraphs, &words, 100);
+        assert_eq!(split.duplicates, 1);
+        assert!(!split.text.contains("the  vote"));
+    }
+}

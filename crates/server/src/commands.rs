@@ -1,0 +1,139 @@
+//! The index commands: ingest, search, docs, passages, delete.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use footnote_index::Index;
+use footnote_ingest::{IngestReport, Ingestor};
+use footnote_retrieval::{Query, RankingSpec, Retriever};
+use serde_json::json;
+
+use crate::Settings;
+use crate::progress::IngestBar;
+
+pub fn open_index(settings: &Settings) -> anyhow::Result<Index> {
+    Ok(Index::open(&settings.data_dir, &settings.model_source())?)
+}
+
+pub fn ingest(settings: &Settings, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    // Check the paths before touching the data directory, so a typo creates nothing.
+    for path in paths {
+        std::fs::metadata(path).with_context(|| format!("cannot ingest {}", path.display()))?;
+    }
+    let index = open_index(settings)?;
+    let report = Ingestor::new(&index).ingest(paths, &IngestBar::new())?;
+    for (path, reason) in &report.skipped {
+        tracing::warn!("skipped {}: {reason}", path.display());
+    }
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(())
+}
+
+fn print_summary(report: &IngestReport) {
+    let seconds = report.elapsed.as_secs_f64();
+    println!(
+        "documents: {} added, {} replaced, {} unchanged, {} skipped",
+        report.added,
+        report.replaced,
+        report.unchanged,
+        report.skipped.len()
+    );
+    for (path, reason) in &report.skipped {
+        println!("  skipped {}: {reason}", path.display());
+    }
+    println!(
+        "passages: {} written, {} duplicates dropped; {} word pieces embedded",
+        report.passages_written, report.duplicates_dropped, report.word_pieces_embedded
+    );
+    println!(
+        "time: {seconds:.2} s ({:.0} passages/s, {:.0} word pieces/s), of which embedding {:.2} s",
+        report.passages_written as f64 / seconds.max(1e-9),
+        report.word_pieces_embedded as f64 / seconds.max(1e-9),
+        report.embedding.as_secs_f64()
+    );
+}
+
+pub fn search(
+    settings: &Settings,
+    question: &str,
+    k: usize,
+    documents: Vec<String>,
+    ranking: Option<RankingSpec>,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(!question.trim().is_empty(), "the question is empty");
+    let index = open_index(settings)?;
+    let mut retriever = Retriever::new(&index);
+    if let Some(RankingSpec(ranking)) = ranking {
+        retriever = retriever.with_ranking(ranking);
+    }
+    let hits = retriever.search(&Query { question: question.to_string(), limit: k, documents })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "question": question, "results": hits }))?);
+        return Ok(());
+    }
+    if hits.is_empty() {
+        println!("No passages found. Is anything ingested? Try `footnote docs`.");
+    }
+    for (rank, hit) in hits.iter().enumerate() {
+        let p = &hit.passage;
+        println!("{}. {} — {} #{} (score {:.4})", rank + 1, p.title, p.doc_id, p.position, hit.score);
+        println!("   {}\n", shorten(&p.text, 400));
+    }
+    Ok(())
+}
+
+pub fn docs(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let index = Index::open_existing(&settings.data_dir)?;
+    let documents = index.store().documents()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "documents": documents }))?);
+        return Ok(());
+    }
+    for d in &documents {
+        println!("{}  {} passages  {}", d.id, d.passages, d.title);
+        if let Some(source) = &d.source {
+            println!("    {source}");
+        }
+    }
+    println!("{} documents", documents.len());
+    Ok(())
+}
+
+pub fn passages(settings: &Settings, document: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let index = Index::open_existing(&settings.data_dir)?;
+    let passages = index.store().passages(document)?;
+    if let Some(id) = document {
+        anyhow::ensure!(!passages.is_empty(), footnote_index::Error::DocumentNotFound(id.to_string()));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "passages": passages }))?);
+        return Ok(());
+    }
+    for p in &passages {
+        println!("{} #{} [{}..{}]\n{}\n", p.doc_id, p.position, p.start, p.end, p.text);
+    }
+    Ok(())
+}
+
+pub fn delete(settings: &Settings, doc_id: &str) -> anyhow::Result<()> {
+    let index = Index::open_existing(&settings.data_dir)?;
+    let removed = index.delete_document(doc_id).with_context(|| format!("cannot delete {doc_id:?}"))?;
+    println!("deleted {doc_id} ({removed} passages)");
+    Ok(())
+}
+
+fn shorten(text: &str, max_chars: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
+    }
+}

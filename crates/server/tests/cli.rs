@@ -1,0 +1,344 @@
+//! End-to-end tests of the index commands: the real binary, the real ONNX model
+//! (FOOTNOTE_MODEL_DIR), the real Qdrant Edge engine and the seed documents.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use footnote_index::{Index, ModelSource, duplicate_key};
+use serde_json::Value;
+use tempfile::TempDir;
+
+fn model_dir() -> PathBuf {
+    let dir = std::env::var_os("FOOTNOTE_MODEL_DIR")
+        .expect("FOOTNOTE_MODEL_DIR must point at the model (scripts/test.sh sets it)");
+    assert!(std::env::var_os("ORT_DYLIB_PATH").is_some(), "ORT_DYLIB_PATH must be set (scripts/test.sh sets it)");
+    PathBuf::from(dir)
+}
+
+fn seeds() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../seeds")
+}
+
+fn footnote(data_dir: &Path) -> Command {
+    let mut command = Command::cargo_bin("footnote").expect("binary built");
+    command.env("FOOTNOTE_DATA_DIR", data_dir).env("FOOTNOTE_MODEL_DIR", model_dir()).env_remove("FOOTNOTE_MODEL_FILE");
+    command
+}
+
+fn json_output(command: &mut Command) -> Value {
+    let output = command.output().expect("runs");
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("stdout is one JSON document")
+}
+
+fn failure(command: &mut Command) -> String {
+    let output = command.output().expect("runs");
+    assert!(!output.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&output.stdout));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn ingest(data: &Path, path: &Path) -> Value {
+    json_output(footnote(data).args(["ingest", "--json"]).arg(path))
+}
+
+fn passages(data: &Path, doc: Option<&str>) -> Vec<Value> {
+    let mut command = footnote(data);
+    command.args(["passages", "--json"]);
+    if let Some(doc) = doc {
+        command.args(["--doc", doc]);
+    }
+    json_output(&mut command)["passages"].as_array().expect("passages array").clone()
+}
+
+fn texts(passages: &[Value]) -> Vec<String> {
+    passages.iter().map(|p| p["text"].as_str().expect("text").to_string()).collect()
+}
+
+/// One ingest of the seeds shared by the read-only tests.
+fn seeded() -> &'static Path {
+    static DATA: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
+    DATA.get_or_init(|| {
+        let data = TempDir::new().unwrap();
+        let report = ingest(data.path(), &seeds());
+        assert_eq!(report["added"], 5, "{report}");
+        data
+    })
+    .path()
+}
+
+#[test]
+fn seed_text_is_repaired() {
+    let all = texts(&passages(seeded(), None));
+    let joined = all.join("\n");
+    for bad in ['\u{FFFD}', '\u{3FFFF}'] {
+        assert!(!joined.contains(bad), "{bad:?} left in the passages");
+    }
+    for repaired in ["influence", "figure", "first", "official", "conflict", "Kazakhstan has been following"] {
+        assert!(joined.contains(repaired), "{repaired:?} missing");
+    }
+    for damage in ["inÀuence", "conÀict", "íîÿáðÿ", "democrati- zation", "Skip to main content", "Ph./Fax", "© 2022", "parties1 "] {
+        assert!(!joined.contains(damage), "{damage:?} survived cleaning");
+    }
+    // Hyphenated line breaks closed up, compounds kept.
+    assert!(joined.contains("democratization"));
+    assert!(joined.contains("well-balanced"));
+    // The reference list of seed 001 is not stored.
+    assert!(!joined.contains("https://www.rbc.ru"), "reference list stored");
+}
+
+#[test]
+fn seed_damage_is_found_by_the_general_rules() {
+    let source = ModelSource::Directory { path: model_dir(), onnx_file: "model.onnx".into() };
+    let scratch = TempDir::new().unwrap();
+    let index = Index::open(scratch.path(), &source).unwrap();
+    let lexicon = footnote_ingest::Lexicon::new(index.embedder().vocabulary());
+    let read = |name: &str| std::fs::read_to_string(seeds().join(name)).unwrap();
+    // Seed 001 carries "22 íîÿáðÿ 2022" (Cyrillic read as Latin-1) in its repeated copy.
+    let web = footnote_ingest::clean::clean(&read("001_12cff05f749eef20.txt"), &lexicon);
+    assert_eq!(web.repairs.mojibake_words, 1);
+    assert!(web.repairs.chrome_lines >= 10 && web.repairs.reference_entries >= 6, "{:?}", web.repairs);
+    // Seed 002 is a PDF extraction: ligatures, replacement characters, hyphenation, footnotes.
+    let pdf = footnote_ingest::clean::clean(&read("002_d2c79b863120379e.txt"), &lexicon);
+    let r = &pdf.repairs;
+    assert!(r.glyphs >= 40 && r.replacement_chars >= 100 && r.hyphenations >= 50 && r.footnote_marks >= 15, "{r:?}");
+}
+
+#[test]
+fn no_passage_is_stored_twice_or_exceeds_the_model_input() {
+    let stored = passages(seeded(), None);
+    let mut keys = HashSet::new();
+    for text in texts(&stored) {
+        assert!(keys.insert(duplicate_key(&text)), "stored twice: {text}");
+    }
+    // Seed 001 repeats its article after the page footer: the copy is dropped.
+    let article = texts(&passages(seeded(), Some("001_12cff05f749eef20.txt"))).join("\n");
+    assert_eq!(article.matches("In the current international political context").count(), 1);
+
+    let source = ModelSource::Directory { path: model_dir(), onnx_file: "model.onnx".into() };
+    let scratch = TempDir::new().unwrap();
+    let index = Index::open(scratch.path(), &source).unwrap();
+    for text in texts(&stored) {
+        let pieces = index.embedder().count_word_pieces(&text);
+        assert!(pieces <= index.embedder().max_word_pieces(), "{pieces} word pieces: {text}");
+    }
+}
+
+#[test]
+fn passages_carry_document_order_and_spans() {
+    let stored = passages(seeded(), Some("003_0db571ac51d195cc.txt"));
+    assert!(stored.len() >= 3);
+    let mut previous_end = 0;
+    for (position, passage) in stored.iter().enumerate() {
+        assert_eq!(passage["position"], position);
+        assert_eq!(passage["doc_id"], "003_0db571ac51d195cc.txt");
+        assert_eq!(passage["title"], "Kazakhstan Reaffirms Ties to Russia as It Enters the Final Stage of Leadership Succession");
+        let (start, end) = (passage["start"].as_u64().unwrap(), passage["end"].as_u64().unwrap());
+        assert!(start >= previous_end && end > start);
+        assert_eq!(end - start, passage["text"].as_str().unwrap().chars().count() as u64);
+        previous_end = end;
+    }
+}
+
+#[test]
+fn docs_lists_every_seed_with_its_metadata() {
+    let docs = json_output(footnote(seeded()).args(["docs", "--json"]));
+    let docs = docs["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 5);
+    let caspian = docs.iter().find(|d| d["id"] == "001_12cff05f749eef20.txt").unwrap();
+    assert_eq!(caspian["source"], "https://caspian.institute");
+    assert!(caspian["passages"].as_u64().unwrap() > 5);
+}
+
+#[test]
+fn the_example_question_ranks_an_early_election_passage_in_the_top_3() {
+    let result = json_output(footnote(seeded()).args(["search", "why did Tokayev call early elections?", "-k", "3", "--json"]));
+    let hits = result["results"].as_array().unwrap();
+    assert_eq!(hits.len(), 3);
+    for hit in hits {
+        for key in ["id", "doc_id", "title", "text", "position", "score"] {
+            assert!(!hit[key].is_null(), "{key} missing in {hit}");
+        }
+    }
+    let about_early_election = |text: &str| {
+        let t = text.to_lowercase();
+        (t.contains("early") || t.contains("extraordinary") || t.contains("snap") || t.contains("off-year"))
+            && t.contains("election")
+    };
+    assert!(
+        hits.iter().any(|h| about_early_election(h["text"].as_str().unwrap())),
+        "no early-election passage in the top 3: {result:#}"
+    );
+}
+
+#[test]
+fn search_can_be_limited_to_one_document() {
+    let result = json_output(footnote(seeded()).args([
+        "search", "Tokayev election", "-k", "4", "--doc", "004_fc8d88c85769860e.txt", "--json",
+    ]));
+    let hits = result["results"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|h| h["doc_id"] == "004_fc8d88c85769860e.txt"));
+}
+
+#[test]
+fn reingest_is_idempotent_and_a_changed_document_is_replaced() {
+    let data = TempDir::new().unwrap();
+    let docs = TempDir::new().unwrap();
+    for entry in std::fs::read_dir(seeds()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), docs.path().join(entry.file_name())).unwrap();
+    }
+    let first = ingest(data.path(), docs.path());
+    assert_eq!((first["added"].as_u64(), first["unchanged"].as_u64()), (Some(5), Some(0)));
+    let before = passages(data.path(), None);
+
+    let again = ingest(data.path(), docs.path());
+    assert_eq!((again["added"].as_u64(), again["unchanged"].as_u64(), again["passages_written"].as_u64()), (Some(0), Some(5), Some(0)));
+    assert_eq!(passages(data.path(), None), before);
+
+    let changed = docs.path().join("003_0db571ac51d195cc.txt");
+    let text = std::fs::read_to_string(&changed).unwrap().replace("June 9", "June 19");
+    std::fs::write(&changed, text + "\n\nA closing paragraph about the Astana summit added in a later revision of the article.\n").unwrap();
+    let third = ingest(data.path(), docs.path());
+    assert_eq!((third["replaced"].as_u64(), third["unchanged"].as_u64()), (Some(1), Some(4)));
+
+    let doc = texts(&passages(data.path(), Some("003_0db571ac51d195cc.txt"))).join("\n");
+    assert!(doc.contains("June 19") && doc.contains("Astana summit"));
+    assert!(!doc.contains("June 9,") && !doc.contains("June 9 "), "a stale passage survived");
+    let summary = json_output(footnote(data.path()).args(["docs", "--json"]));
+    let entry = summary["documents"].as_array().unwrap().iter().find(|d| d["id"] == "003_0db571ac51d195cc.txt").unwrap().clone();
+    assert_eq!(entry["passages"].as_u64().unwrap() as usize, passages(data.path(), Some("003_0db571ac51d195cc.txt")).len());
+}
+
+#[test]
+fn delete_removes_a_document_and_all_its_passages() {
+    let data = TempDir::new().unwrap();
+    ingest(data.path(), &seeds());
+    let total = passages(data.path(), None).len();
+    let doc = passages(data.path(), Some("000_84d12da1eb4c21f8.txt")).len();
+    footnote(data.path()).args(["delete", "000_84d12da1eb4c21f8.txt"]).assert().success();
+    assert_eq!(passages(data.path(), None).len(), total - doc);
+    assert!(failure(footnote(data.path()).args(["passages", "--doc", "000_84d12da1eb4c21f8.txt"])).contains("no document"));
+    assert!(failure(footnote(data.path()).args(["delete", "000_84d12da1eb4c21f8.txt"])).contains("no document"));
+    let docs = json_output(footnote(data.path()).args(["docs", "--json"]));
+    assert_eq!(docs["documents"].as_array().unwrap().len(), 4);
+    // Ingesting again brings it back, and only it.
+    let report = ingest(data.path(), &seeds());
+    assert_eq!((report["added"].as_u64(), report["unchanged"].as_u64()), (Some(1), Some(4)));
+}
+
+#[test]
+fn an_interrupted_write_is_finished_by_the_next_run() {
+    let data = TempDir::new().unwrap();
+    let docs = TempDir::new().unwrap();
+    let file = docs.path().join("note.md");
+    std::fs::write(&file, "# Note\n\nThe first version says the vote was held on June 9, 2019 after the resignation.\n").unwrap();
+    ingest(data.path(), docs.path());
+    let clean_run = TempDir::new().unwrap();
+    std::fs::write(&file, "# Note\n\nThe second version says the vote took place in June 2019, after Nazarbayev resigned in March.\n\n## More\n\nIt adds a second section on the 2022 snap election that Tokayev called in September.\n").unwrap();
+    ingest(clean_run.path(), docs.path());
+    let expected = passages(clean_run.path(), None);
+
+    // Simulate a crash after half of the new version's passages were written:
+    // write them with the library, without removing the old version.
+    {
+        let source = ModelSource::Directory { path: model_dir(), onnx_file: "model.onnx".into() };
+        let index = Index::open(data.path(), &source).unwrap();
+        let ingestor = footnote_ingest::Ingestor::new(&index);
+        let raw = std::fs::read_to_string(&file).unwrap();
+        let prepared = ingestor.prepare("note.md", footnote_ingest::Format::Markdown, &raw, &Default::default(), None);
+        let passage = prepared.passages[0].clone();
+        let vector = index.embedder().embed_passages(&[passage.text.as_str()]).unwrap().remove(0);
+        index
+            .store()
+            .upsert(vec![footnote_index::StoredPoint {
+                id: footnote_index::point_id("note.md", &prepared.meta.content_hash, passage.position),
+                document: prepared.meta.clone(),
+                document_passages: prepared.passages.len(),
+                sparse: index.sparse().encode_passage(&passage.text),
+                passage,
+                dense: vector,
+            }])
+            .unwrap();
+        index.store().flush().unwrap();
+    }
+    let report = ingest(data.path(), docs.path());
+    assert_eq!(report["replaced"], 1, "{report}");
+    assert_eq!(passages(data.path(), None), expected);
+}
+
+#[test]
+fn html_markdown_and_odd_files_are_read_or_skipped_with_reasons() {
+    let data = TempDir::new().unwrap();
+    let docs = TempDir::new().unwrap();
+    std::fs::write(
+        docs.path().join("page.html"),
+        "<html><head><title>Snap polls</title><script>var x = 'tracking';</script></head><body>\
+         <nav><a href='/'>Home</a> <a href='/r'>Reports</a></nav><article><h1>Snap polls</h1>\
+         <p>Kazakhstan held a snap presidential election in November 2022 after constitutional reforms.</p>\
+         <p>Observers noted a turnout of about seventy percent across the regions of the country.</p></article>\
+         <footer>Copyright 2024 Example News. All rights reserved.</footer></body></html>",
+    )
+    .unwrap();
+    std::fs::create_dir(docs.path().join("notes")).unwrap();
+    std::fs::write(docs.path().join("notes/summary.md"), "# Summary\n\n**Tokayev** was re-elected with 81% of the vote.\n").unwrap();
+    std::fs::write(docs.path().join("table.csv"), "a,b\n1,2\n").unwrap();
+    std::fs::write(docs.path().join("legacy.txt"), b"Caf\xe9 society in Almaty discussed the election results at length.\n").unwrap();
+
+    let report = ingest(data.path(), docs.path());
+    assert_eq!(report["added"], 3, "{report}");
+    let skipped = report["skipped"].to_string();
+    assert!(skipped.contains("table.csv"), "{skipped}");
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("legacy.txt") && warnings.contains("UTF-8"), "{warnings}");
+
+    let html = texts(&passages(data.path(), Some("page.html"))).join("\n");
+    assert!(html.contains("snap presidential election"));
+    for chrome in ["tracking", "Reports", "Copyright"] {
+        assert!(!html.contains(chrome), "{chrome:?} kept from the page");
+    }
+    let docs_json = json_output(footnote(data.path()).args(["docs", "--json"]));
+    let ids: Vec<&str> = docs_json["documents"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["legacy.txt", "notes/summary.md", "page.html"]);
+    assert!(texts(&passages(data.path(), Some("legacy.txt")))[0].starts_with("Café society"));
+    assert_eq!(docs_json["documents"][2]["title"], "Snap polls");
+}
+
+#[test]
+fn errors_are_one_clear_line_naming_the_problem() {
+    let data = TempDir::new().unwrap();
+    let missing = failure(footnote(data.path()).args(["ingest", "/no/such/folder"]));
+    assert!(missing.contains("/no/such/folder"), "{missing}");
+    assert_eq!(missing.trim().lines().count(), 1, "{missing}");
+
+    let no_runtime = failure(footnote(data.path()).env("ORT_DYLIB_PATH", "/nope/libonnxruntime.so").args(["search", "x"]));
+    assert!(no_runtime.contains("ORT_DYLIB_PATH"), "{no_runtime}");
+
+    let no_model = failure(footnote(data.path()).env("FOOTNOTE_MODEL_DIR", "/nope/model").args(["search", "x"]));
+    assert!(no_model.contains("FOOTNOTE_MODEL_DIR") && no_model.contains("/nope/model"), "{no_model}");
+
+    assert!(std::fs::read_dir(data.path()).unwrap().next().is_none(), "a failed ingest created files");
+    let never_ingested = failure(footnote(data.path()).args(["docs"]));
+    assert!(never_ingested.contains("footnote ingest"), "{never_ingested}");
+}
+
+#[test]
+fn a_locked_or_foreign_index_is_refused() {
+    let data = TempDir::new().unwrap();
+    let docs = TempDir::new().unwrap();
+    std::fs::write(docs.path().join("a.txt"), "Tokayev called an early presidential election for June 9, 2019.\n").unwrap();
+    ingest(data.path(), docs.path());
+
+    let source = ModelSource::Directory { path: model_dir(), onnx_file: "model.onnx".into() };
+    let held = Index::open(data.path(), &source).unwrap();
+    let locked = failure(footnote(data.path()).args(["search", "election"]));
+    assert!(locked.contains("in use by another footnote process"), "{locked}");
+    drop(held);
+
+    let other_model = failure(footnote(data.path()).env("FOOTNOTE_MODEL_FILE", "model-int8.onnx").args(["search", "election"]));
+    assert!(other_model.contains("re-ingest") && other_model.contains("model-int8"), "{other_model}");
+    // Nothing was lost: the index still answers with the model that built it.
+    let result = json_output(footnote(data.path()).args(["search", "election", "--json"]));
+    assert_eq!(result["results"].as_array().unwrap().len(), 1);
+}

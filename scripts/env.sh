@@ -1,0 +1,13 @@
+# Sourced by the other scripts: finds what footnote needs at run time and exports it.
+#   ORT_DYLIB_PATH      ONNX Runtime shared library (installed by scripts/setup.sh)
+#   FOOTNOTE_MODEL_DIR  embedding model directory; when unset and ../shared/models
+#                       has the model, that is used, otherwise fastembed downloads it.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ORT_VERSION=1.31.1
+ORT_TARGET="$ROOT/.cache/onnxruntime"
+if [ -z "${ORT_DYLIB_PATH:-}" ]; then
+  export ORT_DYLIB_PATH="$ORT_TARGET/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION"
+fi
+if [ -z "${FOOTNOTE_MODEL_DIR:-}" ] && [ -f "$ROOT/../shared/models/all-MiniLM-L6-v2/model.onnx" ]; then
+  export FOOTNOTE_MODEL_DIR="$(cd "$ROOT/../shared/models/all-MiniLM-L6-v2" && pwd)"
+fi

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what footnote needs and builds it. Safe to run again: it skips what is there.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+if [ ! -f "$ORT_DYLIB_PATH" ]; then
+  echo "setup: installing ONNX Runtime $ORT_VERSION from PyPI into $ORT_TARGET" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$ORT_TARGET" "onnxruntime==$ORT_VERSION"
+fi
+[ -f "$ORT_DYLIB_PATH" ] || { echo "setup: ONNX Runtime library missing at $ORT_DYLIB_PATH" >&2; exit 1; }
+
+if [ -n "${FOOTNOTE_MODEL_DIR:-}" ]; then
+  echo "setup: embedding model from $FOOTNOTE_MODEL_DIR" >&2
+else
+  echo "setup: no FOOTNOTE_MODEL_DIR; fastembed will download all-MiniLM-L6-v2 on first use" >&2
+fi
+
+cargo build --release --locked --bin footnote
