@@ -13,10 +13,12 @@ mod index;
 mod passage;
 mod sparse;
 mod store;
+mod text;
 
 pub use embedder::{Embedder, ModelIdentity, ModelSource};
 pub use error::{Error, Result};
 pub use index::{DocumentState, Index, IndexManifest};
-pub use passage::{DocumentMeta, DocumentSummary, NewPassage, Passage, ScoredPassage, duplicate_key, point_id};
+pub use passage::{DocumentMeta, DocumentSummary, NewPassage, Passage, ScoredPassage, point_id};
 pub use sparse::{Bm25Params, SparseEncoder, SparseVector};
+pub use text::{duplicate_key, sentence_spans};
 pub use store::{Fusion, HybridQuery, PassageStore, Ranking, StoredPoint, edge::EdgeStore};

@@ -81,10 +81,3 @@ pub fn point_id(doc_id: &str, content_hash: &str, position: usize) -> String {
     id[8] = (id[8] & 0x3f) | 0x80;
     qdrant_edge::external::uuid::Uuid::from_bytes(id).to_string()
 }
-
-/// The key two passages share when they differ only in case, whitespace or
-/// punctuation: ingestion keeps one paragraph per key within a document, and
-/// retrieval shows one passage per key across documents.
-pub fn duplicate_key(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
-}

@@ -308,10 +308,10 @@ fn drop_chrome(blocks: Vec<Vec<String>>, repairs: &mut Repairs) -> Vec<Vec<Strin
 /// "See:", "Ibid", page numbers), and the citation tails that page breaks split off them.
 fn drop_references(blocks: Vec<Vec<String>>, repairs: &mut Repairs) -> Vec<Vec<String>> {
     static ENTRY: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)^(?:\[?\d{1,3}[\].)]?\s+(?:see\b|ibid|\[?https?://|.*https?://)|see:|ibid)").expect("valid regex")
+        Regex::new(r"(?i)^(?:\[?\d{1,3}[\].)]?\s+(?:see\b|ibid|quoted from|cited in|cf\.|\[?https?://|.*https?://)|see:|ibid)").expect("valid regex")
     });
     static CITATION: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)https?://|\bpp?\.\s*\d|\bibid|\b(19|20)\d\d\.?$|\bpublishers?\b").expect("valid regex")
+        Regex::new(r"(?i)https?://|\bpp?\.\s*\d|\d\s*pp\.|\bibid|\b(19|20)\d\d\.?$|\bpublishers?\b").expect("valid regex")
     });
     let mut kept = Vec::new();
     let mut after_reference = false;
@@ -402,6 +402,12 @@ fn join_wrapped(left: &str, right: &str, known: &Known, repairs: &mut Repairs) -
     format!("{left} {right}")
 }
 
+/// Whether `next` reads as the rest of a sentence that `previous` left open:
+/// it starts in lower case, or with a number after a comma ("on 19 March," / "2019 he").
+fn continues(previous: &str, next: &str) -> bool {
+    starts_lowercase(next) || (previous.ends_with(',') && next.starts_with(|c: char| c.is_ascii_digit()))
+}
+
 /// PDF extraction loses a decorated initial ("azakhstan has been following"):
 /// at the start of a document or section, a first word that is unknown but
 /// becomes a known word with exactly one capital in front gets it back.
@@ -427,7 +433,7 @@ fn join_broken_paragraphs(paragraphs: Vec<String>, known: &Known, repairs: &mut 
     let mut out: Vec<String> = Vec::new();
     for paragraph in paragraphs {
         match out.last_mut() {
-            Some(previous) if !ends_sentence(previous) && starts_lowercase(&paragraph) => {
+            Some(previous) if !ends_sentence(previous) && continues(previous, &paragraph) => {
                 *previous = join_wrapped(previous, &paragraph, known, repairs);
             }
             _ => out.push(paragraph),
@@ -538,10 +544,12 @@ mod tests {
     #[test]
     fn a_sentence_split_by_a_page_break_is_rejoined_around_footnotes() {
         let raw = "A new parliament was elec-\n\n1 See: E.T. Seylekhanov, Politicheskaia systema, Almaty, 2009, p. 62.\n\n\
-                   2 See: R.N. Zhanguzhin, Kazakhstan postsovetskiy, Kiev, 2002, p. 129.\n2010, p. 199.\n\n ted at the same time.";
+                   2 See: R.N. Zhanguzhin, Kazakhstan postsovetskiy, Kiev, 2002, p. 129.\n2010, p. 199.\n\n\
+                   zer, Research Institute at the Kazakh-German University, Almaty,\n2016, 248 pp.\n\n\
+                   23 Quoted from: A. Ivanov, “Prezidentskie vybory” Kursiv, 4 April, 2019,\npp. 1, 2.\n\n ted at the same time.";
         let cleaned = clean(raw, &lexicon());
         assert_eq!(cleaned.paragraphs, ["A new parliament was elected at the same time."]);
-        assert_eq!(cleaned.repairs.reference_entries, 2);
+        assert_eq!(cleaned.repairs.reference_entries, 4);
     }
 
     #[test]
@@ -592,7 +600,10 @@ mod tests {
 
     #[test]
     fn quotes_split_from_their_attribution_are_rejoined() {
-        let raw = "“Political rights are secondary,”\n\nshe emphasized.\n\nAs she said,\n\n“in Kazakhstan, it works.”";
-        assert_eq!(paragraphs(raw), ["“Political rights are secondary,” she emphasized.", "As she said, “in Kazakhstan, it works.”"]);
+        let raw = "“Political rights are secondary,”\n\nshe emphasized.\n\nAs she said,\n\n“in Kazakhstan, it works.”\n\non 19 March,\n\n2019 he stepped down.";
+        assert_eq!(
+            paragraphs(raw),
+            ["“Political rights are secondary,” she emphasized.", "As she said, “in Kazakhstan, it works.”", "on 19 March, 2019 he stepped down."]
+        );
     }
 }

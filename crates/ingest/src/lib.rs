@@ -18,7 +18,6 @@ use serde::Serialize;
 
 pub use clean::{Lexicon, Repairs};
 pub use source::{Format, ManifestEntry, SourceFile};
-pub use split::sentence_spans;
 
 /// Changes whenever cleaning or splitting changes, so that re-ingesting after an
 /// upgrade re-processes documents whose text did not change on disk.

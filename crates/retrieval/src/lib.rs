@@ -83,6 +83,23 @@ impl<'a> Retriever<'a> {
     }
 }
 
+impl Retriever<'_> {
+    /// Cosine similarity of the question vector and the closest passage (within
+    /// the query's documents): how near the collection comes to the question at
+    /// all, whatever the fused ranking says. Zero when there are no passages.
+    pub fn closest_dense_score(&self, query: &Query, dense: Vec<f32>) -> footnote_index::Result<f32> {
+        let hits = self.index.store().query(&HybridQuery {
+            dense,
+            sparse: Default::default(),
+            ranking: Ranking::Dense,
+            prefetch_limit: 1,
+            limit: 1,
+            documents: query.documents.clone(),
+        })?;
+        Ok(hits.first().map_or(0.0, |h| h.score))
+    }
+}
+
 /// A ranking written as text, for the command line and configuration:
 /// `dense`, `bm25`, `dbsf`, `rrf` or `rrf:K:DENSE_WEIGHT:BM25_WEIGHT`.
 #[derive(Debug, Clone, Copy, PartialEq)]
