@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh >/dev/null
 source scripts/env.sh
-[ -x /usr/bin/time ] || apt-get install -y -q time >/dev/null  # GNU time, for peak memory
+[ -x /usr/bin/time ] && command -v bc >/dev/null || apt-get install -y -q time bc >/dev/null  # GNU time (peak memory), bc
 FOOTNOTE=./target/release/footnote
 SQUAD="${SQUAD:-../shared/benchmarks/squad2-dev}"
 WORK="$(mktemp -d)"
@@ -21,14 +21,21 @@ for model in model.onnx model-int8.onnx; do
   done
 done
 
-echo "## retrieval on squad2-dev (fp32 index), one row per ranking"
+echo "## squad2-dev (fp32 index): answers through the ask path, then retrieval per ranking"
 rm -rf "$WORK/squad" && $FOOTNOTE --data-dir "$WORK/squad" ingest "$SQUAD/docs" >/dev/null
+start=$(date +%s.%N)
 $FOOTNOTE --data-dir "$WORK/squad" eval --qa "$SQUAD/qa.jsonl" \
-  --ranking dbsf --ranking dense --ranking bm25 --ranking rrf --ranking rrf:2 --ranking rrf:60:2:1 | head -9
+  --ranking dbsf --ranking dense --ranking bm25 --ranking rrf --ranking rrf:2 --ranking rrf:60:2:1 | head -20
+echo "eval wall time: $(echo "$(date +%s.%N) - $start" | bc) s (includes the six extra retrieval passes)"
+start=$(date +%s.%N)
+$FOOTNOTE --data-dir "$WORK/squad" eval --qa "$SQUAD/qa.jsonl" >/dev/null
+echo "eval of all questions, ask path only: $(echo "$(date +%s.%N) - $start" | bc) s"
+echo "### squad2-dev unanswerable questions (hard; abstention only)"
+$FOOTNOTE --data-dir "$WORK/squad" eval --qa "$SQUAD/unanswerable.jsonl" | sed -n 1,12p
 
-echo "## retrieval and warm search latency on the seeds"
+echo "## seeds: answers, abstention and warm ask latency, then retrieval per ranking"
 rm -rf "$WORK/seeds" && $FOOTNOTE --data-dir "$WORK/seeds" ingest seeds >/dev/null
-$FOOTNOTE --data-dir "$WORK/seeds" eval --qa eval/seeds-dev.jsonl --ranking dbsf --ranking dense --ranking bm25 | head -6
+$FOOTNOTE --data-dir "$WORK/seeds" eval --qa eval/seeds-dev.jsonl --ranking dbsf --ranking dense --ranking bm25 | head -19
 
 echo "## cold start: footnote search, 10 runs (process start, model load, index open, one query)"
 for i in 1 2 3 4 5 6 7 8 9 10; do

@@ -5,4 +5,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
 source scripts/env.sh
 ./target/release/footnote ingest seeds/
-./target/release/footnote search "why did Tokayev call early elections?" -k 3
+./target/release/footnote ask "why did Tokayev call early elections?"

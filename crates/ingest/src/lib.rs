@@ -138,7 +138,10 @@ impl<'a> Ingestor<'a> {
     /// Embeds the passages of several documents in one go (so batches are full
     /// and hold passages of similar length), then writes each document.
     fn write_group(&self, documents: Vec<PreparedDocument>, report: &mut IngestReport, progress: &dyn Progress) -> Result<(), Error> {
-        let texts: Vec<&str> = documents.iter().flat_map(|d| d.passages.iter().map(|p| p.text.as_str())).collect();
+        let texts: Vec<String> = documents
+            .iter()
+            .flat_map(|d| d.passages.iter().map(|p| embedding_text(&d.meta.title, &p.text)))
+            .collect();
         let embedding_started = Instant::now();
         let mut vectors = self.index.embedder().embed_passages(&texts)?.into_iter();
         report.embedding += embedding_started.elapsed();
@@ -205,6 +208,12 @@ impl<'a> Ingestor<'a> {
             warnings: Vec::new(),
         }
     }
+}
+
+/// What the dense model reads for a passage: the passage under its document's
+/// title, so that a passage that never names its subject is still found by it.
+fn embedding_text(title: &str, passage: &str) -> String {
+    if passage.starts_with(title) { passage.to_string() } else { format!("{title}\n\n{passage}") }
 }
 
 fn looks_like_title(paragraph: &str) -> bool {

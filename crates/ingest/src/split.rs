@@ -37,7 +37,13 @@ pub fn split(paragraphs: &[String], count: &dyn Fn(&str) -> usize, max_word_piec
         }
         let start = text.len();
         text.push_str(paragraph);
-        for piece in fit(paragraph, count, max_word_pieces) {
+        // A short unit before this paragraph (a heading) must be able to join the
+        // first piece, so leave room for it when the paragraph has to be cut.
+        let budget = match units.last() {
+            Some((_, pieces)) if *pieces < MIN_WORD_PIECES => max_word_pieces.saturating_sub(*pieces).max(max_word_pieces / 2),
+            _ => max_word_pieces,
+        };
+        for piece in fit(paragraph, count, budget) {
             let range = start + piece.start..start + piece.end;
             units.push((range.clone(), count(&text[range])));
         }
@@ -165,6 +171,17 @@ mod tests {
             assert_eq!(span, p.text);
         }
         assert_eq!(split.passages.iter().map(|p| p.position).collect::<Vec<_>>(), (0..split.passages.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_heading_before_a_paragraph_that_fills_the_limit_still_joins_it() {
+        let body = "One two three four five six seven. ".repeat(3);
+        let paragraphs = vec!["A heading".to_string(), body.trim().to_string()];
+        // The paragraph alone (3 × 7 words + 2) fits 30; with the heading it does not.
+        let split = split(&paragraphs, &words, 30);
+        assert!(split.passages.iter().all(|p| words(&p.text) <= 30), "{:?}", split.passages);
+        assert!(split.passages[0].text.starts_with("A heading\n\nOne two"), "{:?}", split.passages);
+        assert!(split.passages.iter().all(|p| words(&p.text) > 4), "a heading stands alone: {:?}", split.passages);
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! The index commands: ingest, search, docs, passages, delete.
+//! The commands: ingest, ask, search, docs, passages, delete.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use std::io::Write;
+
+use footnote_answer::{AnswerEvent, AskRequest, Asker, ExtractiveAnswerer, ExtractiveSettings, Turn};
 use footnote_index::Index;
 use footnote_ingest::{IngestReport, Ingestor};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
@@ -58,6 +61,60 @@ fn print_summary(report: &IngestReport) {
         report.word_pieces_embedded as f64 / seconds.max(1e-9),
         report.embedding.as_secs_f64()
     );
+}
+
+pub fn ask(
+    settings: &Settings,
+    answer: ExtractiveSettings,
+    question: &str,
+    conversation: Vec<String>,
+    k: Option<usize>,
+    documents: Vec<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(!question.trim().is_empty(), "the question is empty");
+    let index = open_index(settings)?;
+    let asker = Asker::new(&index, Box::new(ExtractiveAnswerer::new(&index, answer)));
+    let conversation = conversation.into_iter().map(|question| Turn { question, answer: String::new() }).collect();
+    let request = AskRequest { question: question.to_string(), conversation, top_k: k, documents };
+    let mut stdout = std::io::stdout().lock();
+    let response = asker.ask(&request, &mut |event| {
+        // Print the answer as it is composed; sources follow at the end.
+        if let (false, AnswerEvent::Text(piece)) = (json, event) {
+            let _ = write!(stdout, "{piece} ");
+            let _ = stdout.flush();
+        }
+    })?;
+    drop(stdout);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&response)?);
+        return Ok(());
+    }
+    println!();
+    if !response.citations.is_empty() {
+        println!("\nSources:");
+    }
+    for c in &response.citations {
+        let source = c.source.as_deref().map(|s| format!(" — {s}")).unwrap_or_default();
+        println!("[{}] {}{} ({}, passage {})", c.n, c.title, source, c.doc_id, c.position);
+        println!("    {}", shorten(&highlight(&c.text, &c.highlights), 600));
+    }
+    Ok(())
+}
+
+/// The passage with the sentences the answer used between » and «.
+fn highlight(text: &str, ranges: &[(usize, usize)]) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if ranges.iter().any(|&(start, _)| start == i) {
+            out.push('»');
+        }
+        out.push(c);
+        if ranges.iter().any(|&(_, end)| end == i + 1) {
+            out.push('«');
+        }
+    }
+    out
 }
 
 pub fn search(

@@ -1,17 +1,19 @@
-//! `footnote eval`: measures retrieval on a question set through the same path
-//! `footnote search` takes.
+//! `footnote eval`: measures retrieval and answers on a question set, running
+//! every question through the same path as `footnote ask`.
 //!
 //! A passage is gold for a question when it contains one of the question's
-//! `evidence` strings, both normalised (Unicode NFKC, lower case, curly quotes to
-//! straight, whitespace collapsed).
+//! `evidence` strings; an answer hits when its text contains one of the
+//! `answers` strings; both after normalising (Unicode NFKC, lower case, curly
+//! quotes to straight, whitespace collapsed).
 
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use footnote_answer::{AskRequest, AskResponse, Asker, ExtractiveAnswerer, ExtractiveSettings};
 use footnote_index::{Index, Passage};
 use footnote_ingest::{Ingestor, Silent};
-use footnote_retrieval::{DEFAULT_RANKING, Query, RankingSpec, Retriever};
+use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
@@ -21,6 +23,8 @@ use crate::Settings;
 pub struct QaItem {
     pub id: String,
     pub question: String,
+    #[serde(default)]
+    pub answers: Vec<String>,
     #[serde(default)]
     pub evidence: Vec<String>,
     #[serde(default = "answerable_by_default")]
@@ -44,57 +48,81 @@ pub fn normalise(text: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Metrics of one ranking over a question set.
+/// What one question produced, reduced to what the metrics need.
 #[derive(Debug, Clone, Serialize)]
-pub struct RetrievalMetrics {
-    pub ranking: String,
+pub struct QuestionResult {
+    pub id: String,
+    #[serde(skip)]
+    pub answerable: bool,
+    /// Whether the question has evidence, answers (answerable questions only).
+    #[serde(skip)]
+    pub has_evidence: bool,
+    #[serde(skip)]
+    pub has_answers: bool,
+    /// 1-based rank of the first gold passage within the top k, if any.
+    pub rank: Option<usize>,
+    pub answer_hit: bool,
+    pub abstained: bool,
+    /// The answerer's confidence, for calibrating the abstention threshold.
+    pub confidence: f32,
+    pub cited_passage_ids: Vec<String>,
+    /// How many of the cited passages are gold.
+    #[serde(skip)]
+    pub cited_gold: usize,
+    #[serde(skip)]
+    pub latency_ms: f64,
+}
+
+/// The pinned metrics of `footnote eval --json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Metrics {
     pub questions: usize,
     pub answerable: usize,
     pub recall_at_1: Option<f64>,
     pub recall_at_5: Option<f64>,
     pub recall_at_10: Option<f64>,
     pub mrr_at_10: Option<f64>,
+    pub answer_hit: Option<f64>,
+    pub citation_hit: Option<f64>,
+    pub citation_precision: Option<f64>,
+    pub abstain_rate_unanswerable: Option<f64>,
+    pub abstain_rate_answerable: Option<f64>,
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_p95: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct QuestionResult {
-    pub id: String,
-    /// 1-based rank of the first gold passage within the top k, if any.
-    pub rank: Option<usize>,
-    pub passage_ids: Vec<String>,
+fn fraction(numerator: usize, denominator: usize) -> Option<f64> {
+    (denominator > 0).then(|| numerator as f64 / denominator as f64)
 }
 
-/// Rank of the first gold passage (1-based), given normalised evidence strings.
-pub fn first_gold_rank(passages: &[&Passage], evidence: &[String]) -> Option<usize> {
-    passages.iter().position(|p| is_gold(&normalise(&p.text), evidence)).map(|i| i + 1)
-}
-
-fn is_gold(normalised_text: &str, evidence: &[String]) -> bool {
-    evidence.iter().any(|e| !e.is_empty() && normalised_text.contains(e.as_str()))
-}
-
-/// Recall at each cut-off and MRR@10 from first-gold ranks of the eligible questions.
-pub fn metrics(ranking: String, questions: usize, ranks: &[Option<usize>], latencies_ms: &mut [f64]) -> RetrievalMetrics {
-    let n = ranks.len();
-    let rate = |hit: &dyn Fn(usize) -> bool| {
-        (n > 0).then(|| ranks.iter().filter(|r| r.is_some_and(hit)).count() as f64 / n as f64)
-    };
-    let mrr = (n > 0).then(|| {
-        ranks.iter().map(|r| r.filter(|&r| r <= 10).map_or(0.0, |r| 1.0 / r as f64)).sum::<f64>() / n as f64
+pub fn metrics(results: &[QuestionResult]) -> Metrics {
+    let answerable: Vec<&QuestionResult> = results.iter().filter(|r| r.answerable).collect();
+    let with_evidence: Vec<&&QuestionResult> = answerable.iter().filter(|r| r.has_evidence).collect();
+    let with_answers = answerable.iter().filter(|r| r.has_answers).count();
+    let unanswerable = results.len() - answerable.len();
+    let recall = |k: usize| fraction(with_evidence.iter().filter(|r| r.rank.is_some_and(|r| r <= k)).count(), with_evidence.len());
+    let mrr = (!with_evidence.is_empty()).then(|| {
+        with_evidence.iter().map(|r| r.rank.filter(|&r| r <= 10).map_or(0.0, |r| 1.0 / r as f64)).sum::<f64>()
+            / with_evidence.len() as f64
     });
-    latencies_ms.sort_by(f64::total_cmp);
-    RetrievalMetrics {
-        ranking,
-        questions,
-        answerable: n,
-        recall_at_1: rate(&|r| r <= 1),
-        recall_at_5: rate(&|r| r <= 5),
-        recall_at_10: rate(&|r| r <= 10),
+    let cited: usize = with_evidence.iter().map(|r| r.cited_passage_ids.len()).sum();
+    let cited_gold: usize = with_evidence.iter().map(|r| r.cited_gold).sum();
+    let mut latencies: Vec<f64> = results.iter().map(|r| r.latency_ms).collect();
+    latencies.sort_by(f64::total_cmp);
+    Metrics {
+        questions: results.len(),
+        answerable: answerable.len(),
+        recall_at_1: recall(1),
+        recall_at_5: recall(5),
+        recall_at_10: recall(10),
         mrr_at_10: mrr,
-        latency_ms_p50: percentile(latencies_ms, 0.50),
-        latency_ms_p95: percentile(latencies_ms, 0.95),
+        answer_hit: fraction(answerable.iter().filter(|r| r.has_answers && r.answer_hit).count(), with_answers),
+        citation_hit: fraction(with_evidence.iter().filter(|r| r.cited_gold > 0).count(), with_evidence.len()),
+        citation_precision: fraction(cited_gold, cited),
+        abstain_rate_unanswerable: fraction(results.iter().filter(|r| !r.answerable && r.abstained).count(), unanswerable),
+        abstain_rate_answerable: fraction(answerable.iter().filter(|r| r.abstained).count(), answerable.len()),
+        latency_ms_p50: percentile(&latencies, 0.50),
+        latency_ms_p95: percentile(&latencies, 0.95),
     }
 }
 
@@ -105,6 +133,38 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     }
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     Some(sorted[rank - 1])
+}
+
+fn is_gold(passage: &Passage, evidence: &[String]) -> bool {
+    let text = normalise(&passage.text);
+    evidence.iter().any(|e| !e.is_empty() && text.contains(e.as_str()))
+}
+
+/// Scores one answered question against its gold data.
+pub fn judge(item: &QaItem, response: &AskResponse, k: usize, latency_ms: f64) -> QuestionResult {
+    let evidence: Vec<String> = item.evidence.iter().map(|e| normalise(e)).collect();
+    let answers: Vec<String> = item.answers.iter().map(|a| normalise(a)).filter(|a| !a.is_empty()).collect();
+    let rank = response.ranked.iter().take(k).position(|h| is_gold(&h.passage, &evidence)).map(|i| i + 1);
+    let answer_text = normalise(&response.answer.text);
+    let abstained = response.answer.abstained;
+    let cited_gold = response
+        .citations
+        .iter()
+        .filter(|c| response.ranked.iter().any(|h| h.passage.id == c.passage_id && is_gold(&h.passage, &evidence)))
+        .count();
+    QuestionResult {
+        id: item.id.clone(),
+        answerable: item.answerable,
+        has_evidence: !evidence.is_empty(),
+        has_answers: !answers.is_empty(),
+        rank,
+        answer_hit: !abstained && answers.iter().any(|a| answer_text.contains(a.as_str())),
+        abstained,
+        confidence: response.confidence.score,
+        cited_passage_ids: response.citations.iter().map(|c| c.passage_id.clone()).collect(),
+        cited_gold,
+        latency_ms,
+    }
 }
 
 pub fn read_qa(path: &Path) -> anyhow::Result<Vec<QaItem>> {
@@ -118,18 +178,21 @@ pub fn read_qa(path: &Path) -> anyhow::Result<Vec<QaItem>> {
         .collect()
 }
 
-pub fn run(
-    settings: &Settings,
-    qa: &Path,
-    docs: Option<&Path>,
-    k: usize,
-    rankings: &[RankingSpec],
-    prefetch: usize,
-    json: bool,
-) -> anyhow::Result<()> {
-    let items = read_qa(qa)?;
+pub struct EvalOptions<'a> {
+    pub qa: &'a Path,
+    pub docs: Option<&'a Path>,
+    pub k: usize,
+    /// Extra rankings to compare on retrieval alone.
+    pub rankings: &'a [RankingSpec],
+    pub prefetch: usize,
+    pub answer: ExtractiveSettings,
+    pub json: bool,
+}
+
+pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
+    let items = read_qa(options.qa)?;
     let temporary;
-    let index = match docs {
+    let index = match options.docs {
         Some(docs) => {
             temporary = tempfile::tempdir().context("cannot create a temporary index")?;
             let index = Index::open(temporary.path(), &settings.model_source())?;
@@ -145,94 +208,137 @@ pub fn run(
         }
         None => Index::open(&settings.data_dir, &settings.model_source())?,
     };
-    let rankings: Vec<RankingSpec> =
-        if rankings.is_empty() { vec![RankingSpec(DEFAULT_RANKING)] } else { rankings.to_vec() };
-    let k = k.max(10);
-
-    let all_passages = index.store().passages(None)?;
-    let normalised_passages: Vec<String> = all_passages.iter().map(|p| normalise(&p.text)).collect();
-    let evidence: Vec<Vec<String>> = items.iter().map(|q| q.evidence.iter().map(|e| normalise(e)).collect()).collect();
-    let eligible: Vec<usize> = (0..items.len()).filter(|&i| items[i].answerable && !evidence[i].is_empty()).collect();
-    let unmatched = eligible
-        .iter()
-        .filter(|&&i| !normalised_passages.iter().any(|p| is_gold(p, &evidence[i])))
-        .count();
-
-    let mut ranks: Vec<Vec<Option<usize>>> = vec![Vec::new(); rankings.len()];
-    let mut latencies: Vec<Vec<f64>> = vec![Vec::new(); rankings.len()];
-    let mut per_question = Vec::new();
-    for &i in &eligible {
-        let item = &items[i];
-        let query = Query::new(item.question.clone(), k);
-        let embed_started = Instant::now();
-        let dense = index.embedder().embed_query(&item.question)?;
-        let embed_ms = embed_started.elapsed().as_secs_f64() * 1e3;
-        for (r, RankingSpec(ranking)) in rankings.iter().enumerate() {
-            let started = Instant::now();
-            let hits = Retriever::new(&index).with_ranking(*ranking).with_prefetch(prefetch).search_embedded(&query, dense.clone())?;
-            latencies[r].push(embed_ms + started.elapsed().as_secs_f64() * 1e3);
-            let passages: Vec<&Passage> = hits.iter().map(|h| &h.passage).collect();
-            let rank = first_gold_rank(&passages, &evidence[i]);
-            ranks[r].push(rank);
-            if r == 0 {
-                per_question.push(QuestionResult {
-                    id: item.id.clone(),
-                    rank,
-                    passage_ids: hits.iter().map(|h| h.passage.id.clone()).collect(),
-                });
-            }
-        }
+    let k = options.k.max(10);
+    let asker = Asker::new(&index, Box::new(ExtractiveAnswerer::new(&index, options.answer)));
+    let mut results = Vec::with_capacity(items.len());
+    for item in &items {
+        let request = AskRequest { question: item.question.clone(), top_k: Some(k), ..Default::default() };
+        let started = Instant::now();
+        let response = asker.ask(&request, &mut |_| {})?;
+        let latency = started.elapsed().as_secs_f64() * 1e3;
+        results.push(judge(item, &response, k, latency));
     }
-    let results: Vec<RetrievalMetrics> = rankings
-        .iter()
-        .zip(ranks.iter())
-        .zip(latencies.iter_mut())
-        .map(|((spec, ranks), lat)| metrics(spec.to_string(), items.len(), ranks, lat))
-        .collect();
+    let head = metrics(&results);
+    let comparisons = compare_rankings(&index, &items, k, options.rankings, options.prefetch)?;
 
-    if json {
-        let head = &results[0];
-        let output = serde_json::json!({
-            "questions": head.questions,
-            "answerable": head.answerable,
-            "recall_at_1": head.recall_at_1,
-            "recall_at_5": head.recall_at_5,
-            "recall_at_10": head.recall_at_10,
-            "mrr_at_10": head.mrr_at_10,
-            "latency_ms_p50": head.latency_ms_p50,
-            "latency_ms_p95": head.latency_ms_p95,
-            "evidence_not_in_index": unmatched,
-            "rankings": results,
-            "per_question": per_question,
-        });
+    if options.json {
+        let mut output = serde_json::to_value(&head)?;
+        output["per_question"] = serde_json::to_value(&results)?;
+        if !comparisons.is_empty() {
+            output["rankings"] = serde_json::to_value(&comparisons)?;
+        }
         println!("{}", serde_json::to_string_pretty(&output)?);
         return Ok(());
     }
-    println!("{} questions, {} with evidence; {} whose evidence no stored passage contains", items.len(), eligible.len(), unmatched);
-    println!("{:<22} {:>6} {:>6} {:>6} {:>7} {:>8} {:>8}", "ranking", "R@1", "R@5", "R@10", "MRR@10", "p50 ms", "p95 ms");
-    let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
-    for m in &results {
-        println!(
-            "{:<22} {:>6} {:>6} {:>6} {:>7} {:>8} {:>8}",
-            m.ranking,
-            show(m.recall_at_1),
-            show(m.recall_at_5),
-            show(m.recall_at_10),
-            show(m.mrr_at_10),
-            m.latency_ms_p50.map_or("-".into(), |v| format!("{v:.2}")),
-            m.latency_ms_p95.map_or("-".into(), |v| format!("{v:.2}")),
-        );
+    print_report(&items, &results, &head, &comparisons);
+    Ok(())
+}
+
+/// Retrieval metrics of other rankings on the same questions, each question
+/// embedded once.
+#[derive(Debug, Serialize)]
+struct RankingRow {
+    ranking: String,
+    recall_at_1: Option<f64>,
+    recall_at_5: Option<f64>,
+    recall_at_10: Option<f64>,
+    mrr_at_10: Option<f64>,
+}
+
+fn compare_rankings(index: &Index, items: &[QaItem], k: usize, rankings: &[RankingSpec], prefetch: usize) -> anyhow::Result<Vec<RankingRow>> {
+    if rankings.is_empty() {
+        return Ok(Vec::new());
     }
-    let misses: Vec<&QuestionResult> = per_question.iter().filter(|q| q.rank.is_none()).take(10).collect();
-    if !misses.is_empty() {
-        println!("\nmisses (no gold passage in the top {k}), first {}:", misses.len());
-        for miss in misses {
-            if let Some(item) = items.iter().find(|q| q.id == miss.id) {
-                println!("  {}  {}", item.id, item.question);
+    let mut ranks: Vec<Vec<QuestionResult>> = (0..rankings.len()).map(|_| Vec::new()).collect();
+    for item in items.iter().filter(|q| q.answerable && !q.evidence.is_empty()) {
+        let evidence: Vec<String> = item.evidence.iter().map(|e| normalise(e)).collect();
+        let dense = index.embedder().embed_query(&item.question)?;
+        for (r, RankingSpec(ranking)) in rankings.iter().enumerate() {
+            let hits = Retriever::new(index)
+                .with_ranking(*ranking)
+                .with_prefetch(prefetch)
+                .search_embedded(&Query::new(item.question.clone(), k), dense.clone())?;
+            let rank = hits.iter().position(|h| is_gold(&h.passage, &evidence)).map(|i| i + 1);
+            ranks[r].push(QuestionResult {
+                id: item.id.clone(),
+                answerable: true,
+                has_evidence: true,
+                has_answers: false,
+                rank,
+                answer_hit: false,
+                abstained: false,
+                confidence: 0.0,
+                cited_passage_ids: Vec::new(),
+                cited_gold: 0,
+                latency_ms: 0.0,
+            });
+        }
+    }
+    Ok(rankings
+        .iter()
+        .zip(ranks)
+        .map(|(spec, results)| {
+            let m = metrics(&results);
+            RankingRow {
+                ranking: spec.to_string(),
+                recall_at_1: m.recall_at_1,
+                recall_at_5: m.recall_at_5,
+                recall_at_10: m.recall_at_10,
+                mrr_at_10: m.mrr_at_10,
+            }
+        })
+        .collect())
+}
+
+fn print_report(items: &[QaItem], results: &[QuestionResult], m: &Metrics, comparisons: &[RankingRow]) {
+    let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    println!("{} questions, {} answerable", m.questions, m.answerable);
+    let rows = [
+        ("recall@1", show(m.recall_at_1)),
+        ("recall@5", show(m.recall_at_5)),
+        ("recall@10", show(m.recall_at_10)),
+        ("MRR@10", show(m.mrr_at_10)),
+        ("answer hit", show(m.answer_hit)),
+        ("citation hit", show(m.citation_hit)),
+        ("citation precision", show(m.citation_precision)),
+        ("abstained, unanswerable", show(m.abstain_rate_unanswerable)),
+        ("abstained, answerable", show(m.abstain_rate_answerable)),
+        ("latency p50 (ms)", m.latency_ms_p50.map_or("-".into(), |v| format!("{v:.2}"))),
+        ("latency p95 (ms)", m.latency_ms_p95.map_or("-".into(), |v| format!("{v:.2}"))),
+    ];
+    for (name, value) in rows {
+        println!("  {name:<26} {value:>8}");
+    }
+    if !comparisons.is_empty() {
+        println!("\n{:<22} {:>6} {:>6} {:>6} {:>7}", "ranking", "R@1", "R@5", "R@10", "MRR@10");
+        for row in comparisons {
+            println!(
+                "{:<22} {:>6} {:>6} {:>6} {:>7}",
+                row.ranking,
+                show(row.recall_at_1),
+                show(row.recall_at_5),
+                show(row.recall_at_10),
+                show(row.mrr_at_10)
+            );
+        }
+    }
+    let question = |id: &str| items.iter().find(|q| q.id == id).map_or("", |q| q.question.as_str());
+    let misses: Vec<&QuestionResult> = results.iter().filter(|r| r.answerable && r.rank.is_none() && r.has_evidence).take(8).collect();
+    let wrong: Vec<&QuestionResult> =
+        results.iter().filter(|r| r.answerable && r.has_answers && !r.answer_hit).take(8).collect();
+    let false_answers: Vec<&QuestionResult> = results.iter().filter(|r| !r.answerable && !r.abstained).take(8).collect();
+    for (title, list) in [
+        ("no gold passage retrieved", misses),
+        ("answer misses the gold answer", wrong),
+        ("answered though unanswerable", false_answers),
+    ] {
+        if !list.is_empty() {
+            println!("\nworst misses: {title}");
+            for r in list {
+                println!("  {}  {}{}", r.id, question(&r.id), if r.abstained { "  (abstained)" } else { "" });
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -244,20 +350,55 @@ mod tests {
         assert_eq!(normalise("  The “Quoted”\n  Ｗord’s "), "the \"quoted\" word's");
     }
 
+    fn result(answerable: bool, rank: Option<usize>, hit: bool, abstained: bool, cited: usize, gold: usize, latency: f64) -> QuestionResult {
+        QuestionResult {
+            id: String::new(),
+            answerable,
+            has_evidence: answerable,
+            has_answers: answerable,
+            rank,
+            answer_hit: hit,
+            abstained,
+            confidence: 0.0,
+            cited_passage_ids: vec![String::new(); cited],
+            cited_gold: gold,
+            latency_ms: latency,
+        }
+    }
+
     #[test]
     fn metrics_on_a_hand_checked_fixture() {
-        // Ranks 1, 3, none, 7, 12: R@1 = 1/5, R@5 = 2/5, R@10 = 3/5,
-        // MRR@10 = (1 + 1/3 + 0 + 1/7 + 0) / 5.
-        let ranks = [Some(1), Some(3), None, Some(7), Some(12)];
-        let mut latencies = [5.0, 1.0, 4.0, 2.0, 3.0];
-        let m = metrics("x".into(), 6, &ranks, &mut latencies);
-        assert_eq!((m.questions, m.answerable), (6, 5));
+        // Five answerable questions with first-gold ranks 1, 3, none, 7, 12, and
+        // two unanswerable ones, one of which was (wrongly) answered.
+        let results = [
+            result(true, Some(1), true, false, 2, 1, 5.0),
+            result(true, Some(3), false, false, 1, 1, 1.0),
+            result(true, None, false, true, 0, 0, 4.0),
+            result(true, Some(7), true, false, 2, 0, 2.0),
+            result(true, Some(12), false, false, 1, 0, 3.0),
+            result(false, None, false, true, 0, 0, 6.0),
+            result(false, None, false, false, 1, 0, 7.0),
+        ];
+        let m = metrics(&results);
+        assert_eq!((m.questions, m.answerable), (7, 5));
         assert_eq!(m.recall_at_1, Some(0.2));
         assert_eq!(m.recall_at_5, Some(0.4));
         assert_eq!(m.recall_at_10, Some(0.6));
         assert!((m.mrr_at_10.unwrap() - (1.0 + 1.0 / 3.0 + 1.0 / 7.0) / 5.0).abs() < 1e-12);
-        assert_eq!((m.latency_ms_p50, m.latency_ms_p95), (Some(3.0), Some(5.0)));
-        let empty = metrics("x".into(), 0, &[], &mut []);
-        assert_eq!((empty.recall_at_1, empty.mrr_at_10, empty.latency_ms_p50), (None, None, None));
+        assert_eq!(m.answer_hit, Some(0.4));
+        // Questions with a gold citation: the first two. Cited passages of
+        // answerable questions: 2 + 1 + 0 + 2 + 1 = 6, of which 2 gold.
+        assert_eq!(m.citation_hit, Some(0.4));
+        assert_eq!(m.citation_precision, Some(2.0 / 6.0));
+        assert_eq!(m.abstain_rate_unanswerable, Some(0.5));
+        assert_eq!(m.abstain_rate_answerable, Some(0.2));
+        assert_eq!((m.latency_ms_p50, m.latency_ms_p95), (Some(4.0), Some(7.0)));
+    }
+
+    #[test]
+    fn a_metric_with_no_eligible_question_is_null() {
+        let m = metrics(&[result(false, None, false, true, 0, 0, 1.0)]);
+        assert_eq!((m.recall_at_1, m.answer_hit, m.citation_precision, m.abstain_rate_answerable), (None, None, None, None));
+        assert_eq!(m.abstain_rate_unanswerable, Some(1.0));
     }
 }

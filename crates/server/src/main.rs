@@ -1,8 +1,10 @@
 //! `footnote`: ask questions of your documents, get answers with footnotes.
 //!
-//! Each subcommand is a function in [`commands`] (or [`eval`]): a question goes
-//! to `commands::search`, which opens the [`footnote_index::Index`] and ranks
-//! passages with [`footnote_retrieval::Retriever`].
+//! Each subcommand is a function in [`commands`] (or [`eval`]). A question goes
+//! to `commands::ask`, which opens the [`footnote_index::Index`] and hands the
+//! question to [`footnote_answer::Asker::ask`]: passages are ranked by
+//! [`footnote_retrieval::Retriever`] and the answer is composed from them by
+//! [`footnote_answer::ExtractiveAnswerer`].
 
 mod commands;
 mod eval;
@@ -12,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use footnote_answer::ExtractiveSettings;
 use footnote_index::ModelSource;
 use footnote_retrieval::RankingSpec;
 
@@ -51,6 +54,39 @@ impl Settings {
     }
 }
 
+/// How answers are composed; defaults chosen on data (docs/benchmarks.md).
+#[derive(Debug, Clone, Args)]
+struct AnswerArgs {
+    /// Sentences in an answer at most.
+    #[arg(long, env = "FOOTNOTE_MAX_SENTENCES", default_value_t = ExtractiveSettings::default().max_sentences)]
+    max_sentences: usize,
+    /// Passages an answer cites at most.
+    #[arg(long, env = "FOOTNOTE_MAX_SOURCES", default_value_t = ExtractiveSettings::default().max_passages)]
+    max_sources: usize,
+    /// A sentence from a further passage joins when it scores this share of the best one.
+    #[arg(long, env = "FOOTNOTE_NEW_SOURCE_RATIO", default_value_t = ExtractiveSettings::default().new_passage_ratio)]
+    new_source_ratio: f32,
+    /// Abstain below this confidence (0 to 1).
+    #[arg(long, env = "FOOTNOTE_MIN_CONFIDENCE", default_value_t = ExtractiveSettings::default().min_confidence)]
+    min_confidence: f32,
+    /// Abstain when no passage is closer to the question than this cosine similarity.
+    #[arg(long, env = "FOOTNOTE_MIN_SIMILARITY", default_value_t = ExtractiveSettings::default().min_dense)]
+    min_similarity: f32,
+}
+
+impl AnswerArgs {
+    fn settings(&self) -> ExtractiveSettings {
+        ExtractiveSettings {
+            max_sentences: self.max_sentences.max(1),
+            max_passages: self.max_sources.max(1),
+            new_passage_ratio: self.new_source_ratio,
+            min_confidence: self.min_confidence,
+            min_dense: self.min_similarity,
+            ..ExtractiveSettings::default()
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Add files and folders (.txt, .md, .html) to the index; unchanged documents are skipped.
@@ -75,6 +111,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Answer a question from the documents, with footnotes; or say they don't cover it.
+    Ask {
+        question: String,
+        /// Earlier questions of the conversation, oldest first (repeatable), for follow-ups.
+        #[arg(long = "after")]
+        conversation: Vec<String>,
+        /// Passages to consider.
+        #[arg(short)]
+        k: Option<usize>,
+        /// Only passages from this document (repeatable).
+        #[arg(long = "doc")]
+        documents: Vec<String>,
+        #[command(flatten)]
+        answer: AnswerArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the indexed documents.
     Docs {
         #[arg(long)]
@@ -89,21 +142,25 @@ enum Command {
     },
     /// Remove a document and all its passages.
     Delete { doc_id: String },
-    /// Measure retrieval on a question set (JSON lines with id, question, answers, evidence).
+    /// Measure retrieval and answers on a question set (JSON lines with id, question,
+    /// answers, evidence, answerable), through the same path as `ask`.
     Eval {
         #[arg(long)]
         qa: PathBuf,
         /// Build a fresh temporary index from this folder instead of using --data-dir.
         #[arg(long)]
         docs: Option<PathBuf>,
+        /// Passages ranked per question (at least 10, for recall@10).
         #[arg(short, default_value_t = 10)]
         k: usize,
-        /// Rankings to compare (repeatable); the first is the one reported in JSON.
+        /// Other rankings to compare on retrieval alone (repeatable): dense, bm25, dbsf, rrf[:K:D:B].
         #[arg(long = "ranking")]
         rankings: Vec<RankingSpec>,
         /// Candidates each ranking contributes to fusion.
         #[arg(long, default_value_t = footnote_retrieval::DEFAULT_PREFETCH)]
         prefetch: usize,
+        #[command(flatten)]
+        answer: AnswerArgs,
         #[arg(long)]
         json: bool,
     },
@@ -135,11 +192,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search { question, k, documents, ranking, json } => {
             commands::search(settings, &question, k, documents, ranking, json)
         }
+        Command::Ask { question, conversation, k, documents, answer, json } => {
+            commands::ask(settings, answer.settings(), &question, conversation, k, documents, json)
+        }
         Command::Docs { json } => commands::docs(settings, json),
         Command::Passages { document, json } => commands::passages(settings, document.as_deref(), json),
         Command::Delete { doc_id } => commands::delete(settings, &doc_id),
-        Command::Eval { qa, docs, k, rankings, prefetch, json } => {
-            eval::run(settings, &qa, docs.as_deref(), k, &rankings, prefetch, json)
-        }
+        Command::Eval { qa, docs, k, rankings, prefetch, answer, json } => eval::run(
+            settings,
+            eval::EvalOptions {
+                qa: &qa,
+                docs: docs.as_deref(),
+                k,
+                rankings: &rankings,
+                prefetch,
+                answer: answer.settings(),
+                json,
+            },
+        ),
     }
 }

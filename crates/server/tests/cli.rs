@@ -342,3 +342,60 @@ fn a_locked_or_foreign_index_is_refused() {
     let result = json_output(footnote(data.path()).args(["search", "election", "--json"]));
     assert_eq!(result["results"].as_array().unwrap().len(), 1);
 }
+
+fn ask(data: &Path, question: &str, after: &[&str]) -> Value {
+    let mut command = footnote(data);
+    command.args(["ask", question, "--json"]);
+    for previous in after {
+        command.args(["--after", previous]);
+    }
+    json_output(&mut command)
+}
+
+#[test]
+fn the_example_question_is_answered_with_matching_markers_and_sources() {
+    let response = ask(seeded(), "why did Tokayev call early elections?", &[]);
+    for key in ["question", "answer", "citations", "timings_ms"] {
+        assert!(!response[key].is_null(), "{key} missing: {response:#}");
+    }
+    let answer = &response["answer"];
+    assert_eq!(answer["abstained"], false);
+    let text = answer["text"].as_str().unwrap();
+    let citations = response["citations"].as_array().unwrap();
+    assert!(!citations.is_empty());
+    for (i, citation) in citations.iter().enumerate() {
+        assert_eq!(citation["n"], i + 1);
+        assert!(text.contains(&format!("[{}]", i + 1)), "source {} never cited in {text}", i + 1);
+        for key in ["passage_id", "doc_id", "title", "text", "score"] {
+            assert!(!citation[key].is_null(), "{key} missing");
+        }
+    }
+    assert!(!text.contains(&format!("[{}]", citations.len() + 1)), "a marker without a source: {text}");
+    for sentence in answer["sentences"].as_array().unwrap() {
+        for n in sentence["citations"].as_array().unwrap() {
+            let n = n.as_u64().unwrap() as usize;
+            assert!((1..=citations.len()).contains(&n));
+            assert!(citations[n - 1]["text"].as_str().unwrap().contains(sentence["text"].as_str().unwrap()));
+        }
+    }
+    // The reasons the documents give: the 2019 address about removing uncertainty.
+    let cited: String = citations.iter().map(|c| c["text"].as_str().unwrap()).collect();
+    assert!(cited.contains("uncertainty"), "reasons not cited: {text}");
+}
+
+#[test]
+fn out_of_scope_questions_and_small_talk_abstain() {
+    for question in ["What is the capital of France?", "hello", "thanks, that's all"] {
+        let response = ask(seeded(), question, &[]);
+        assert_eq!(response["answer"]["abstained"], true, "{question}: {response:#}");
+        assert!(response["citations"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_follow_up_is_answered_in_the_context_of_the_conversation() {
+    let response = ask(seeded(), "and in 2019?", &["why did Tokayev call early elections?"]);
+    assert_eq!(response["answer"]["abstained"], false, "{response:#}");
+    let cited: String = response["citations"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap().to_lowercase()).collect();
+    assert!(cited.contains("2019") && cited.contains("election"), "{response:#}");
+}

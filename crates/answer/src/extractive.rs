@@ -1,0 +1,451 @@
+//! Answers made of the passages' own sentences, each footnoted.
+//!
+//! Every sentence of the top passages is scored by how much of the question it
+//! covers (question terms weighted by how rare they are among the candidates,
+//! stemmed and stop-word-free by the same analyser as BM25), by the rank of its
+//! passage, and by whether it holds what the question asks for (a date for
+//! "when", a number for "how many", a name for "who"). The best sentence anchors
+//! the answer; close runners-up join it, preferring its own passage, so that
+//! few passages are cited and each citation is strong.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use footnote_index::{Bm25Params, Index, ScoredPassage, SparseEncoder, sentence_spans};
+
+use crate::{Answer, AnswerBody, AnswerEvent, AnswerSentence, Answerer, Citation, Confidence, Signals, Turn};
+
+/// How the extractive answerer composes and when it abstains.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Sentences in an answer at most.
+    pub max_sentences: usize,
+    /// Passages an answer may cite at most.
+    pub max_passages: usize,
+    /// Top passages whose sentences are candidates.
+    pub candidate_passages: usize,
+    /// A sentence from a passage not yet cited joins the answer when it scores
+    /// at least this share of the best sentence (from a cited passage: 0.7).
+    pub new_passage_ratio: f32,
+    /// Below this confidence ([`Confidence::score`]) the answer abstains.
+    pub min_confidence: f32,
+    /// Below this cosine similarity of the question and the closest passage the
+    /// answer abstains whatever the word overlap: small talk ("thanks, that's
+    /// all") can share a word with a passage but is far from all of them.
+    pub min_dense: f32,
+}
+
+impl Default for Settings {
+    /// Chosen on the seed development set and squad2-dev; see docs/benchmarks.md.
+    fn default() -> Self {
+        Settings {
+            max_sentences: 3,
+            max_passages: 2,
+            candidate_passages: 4,
+            new_passage_ratio: 0.9,
+            min_confidence: 0.40,
+            min_dense: 0.30,
+        }
+    }
+}
+
+pub const ABSTENTION: &str = "The documents don't cover this, so I can't answer it from them.";
+
+pub struct ExtractiveAnswerer {
+    terms: SparseEncoder,
+    settings: Settings,
+}
+
+impl ExtractiveAnswerer {
+    pub fn new(index: &Index, settings: Settings) -> Self {
+        Self::with_bm25(index.manifest().bm25, settings)
+    }
+
+    pub fn with_bm25(bm25: Bm25Params, settings: Settings) -> Self {
+        let terms = SparseEncoder::new(bm25).expect("the index's BM25 parameters are valid");
+        ExtractiveAnswerer { terms, settings }
+    }
+
+    fn term_set(&self, text: &str) -> HashSet<u32> {
+        self.terms.encode_query(text).indices.into_iter().collect()
+    }
+}
+
+/// A sentence of a candidate passage.
+struct Candidate {
+    passage: usize,
+    /// Byte range in the passage text.
+    span: std::ops::Range<usize>,
+    terms: HashSet<u32>,
+    score: f32,
+}
+
+impl Answerer for ExtractiveAnswerer {
+    fn answer(
+        &self,
+        question: &str,
+        conversation: &[Turn],
+        passages: &[ScoredPassage],
+        signals: Signals,
+        events: &mut dyn FnMut(AnswerEvent),
+    ) -> Answer {
+        let own_terms = self.term_set(question);
+        let context = crate::retrieval_question(question, conversation);
+        let query_terms = self.term_set(&context);
+        let all_passages = passages;
+        let passages = &passages[..passages.len().min(self.settings.candidate_passages)];
+
+        let mut candidates: Vec<Candidate> = Vec::new();
+        for (p, hit) in passages.iter().enumerate() {
+            for span in sentence_spans(&hit.passage.text) {
+                // Headings and titles inside a passage are not statements to cite.
+                if !is_statement(&hit.passage.text[span.clone()]) {
+                    continue;
+                }
+                let terms = self.term_set(&hit.passage.text[span.clone()]);
+                candidates.push(Candidate { passage: p, span, terms, score: 0.0 });
+            }
+        }
+        let weights = term_weights(&query_terms, &own_terms, &candidates);
+        let total_weight: f32 = weights.values().sum();
+        let wanted = Wanted::of(question);
+        let top_score = passages.first().map_or(1.0, |h| h.score.max(f32::EPSILON));
+        let passage_terms: Vec<HashSet<u32>> = passages.iter().map(|h| self.term_set(&h.passage.text)).collect();
+        for c in &mut candidates {
+            let text = &passages[c.passage].passage.text[c.span.clone()];
+            let covered: f32 = weights.iter().filter(|(t, _)| c.terms.contains(t)).map(|(_, w)| w).sum();
+            let in_passage: f32 = weights.iter().filter(|(t, _)| passage_terms[c.passage].contains(t)).map(|(_, w)| w).sum();
+            let coverage = covered / total_weight.max(f32::EPSILON);
+            let passage_coverage = in_passage / total_weight.max(f32::EPSILON);
+            let prior = (passages[c.passage].score / top_score).clamp(0.0, 1.0);
+            c.score = 0.45 * coverage + 0.2 * passage_coverage + 0.2 * prior + 0.15 * wanted.found_in(text, question);
+        }
+
+        let all_passage_terms: Vec<HashSet<u32>> = all_passages.iter().map(|h| self.term_set(&h.passage.text)).collect();
+        let confidence = confidence(&own_terms, &all_passage_terms, signals);
+        let weak = confidence.score < self.settings.min_confidence || confidence.dense < self.settings.min_dense;
+        if weak || candidates.is_empty() {
+            return abstain(confidence, events);
+        }
+        let chosen = self.select(&candidates);
+        compose(passages, &candidates, &chosen, confidence, events)
+    }
+}
+
+impl ExtractiveAnswerer {
+    /// The anchor (best sentence) and the runners-up that join it.
+    fn select(&self, candidates: &[Candidate]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        order.sort_by(|&a, &b| candidates[b].score.total_cmp(&candidates[a].score));
+        let anchor = order[0];
+        let best = candidates[anchor].score;
+        let mut chosen = vec![anchor];
+        let mut cited: Vec<usize> = vec![candidates[anchor].passage];
+        for &i in &order[1..] {
+            if chosen.len() >= self.settings.max_sentences {
+                break;
+            }
+            let c = &candidates[i];
+            let same_passage = cited.contains(&c.passage);
+            let ratio = if same_passage { 0.7 } else { self.settings.new_passage_ratio };
+            let good_enough = c.score >= ratio * best;
+            let room = same_passage || cited.len() < self.settings.max_passages;
+            let redundant = chosen.iter().any(|&j| jaccard(&candidates[j].terms, &c.terms) > 0.6);
+            if good_enough && room && !redundant && !c.terms.is_empty() {
+                chosen.push(i);
+                if !same_passage {
+                    cited.push(c.passage);
+                }
+            }
+        }
+        chosen
+    }
+}
+
+/// How strongly the passages bear on the question: the dense similarity of the
+/// closest passage, and the share of the question's own terms that the
+/// best-covering passage contains, each term weighted by how rare it is among
+/// the ranked passages (a term none of them holds, like "football" in a question
+/// about Kazakh politics, weighs most). A question with no terms of its own
+/// ("hello") has no coverage.
+fn confidence(own_terms: &HashSet<u32>, passage_terms: &[HashSet<u32>], signals: Signals) -> Confidence {
+    let n = passage_terms.len() as f32;
+    let weight = |t: &u32| {
+        let df = passage_terms.iter().filter(|terms| terms.contains(t)).count() as f32;
+        (1.0 + (n + 1.0) / (df + 1.0)).ln()
+    };
+    let total: f32 = own_terms.iter().map(weight).sum();
+    let coverage = if own_terms.is_empty() {
+        0.0
+    } else {
+        passage_terms
+            .iter()
+            .map(|terms| own_terms.iter().filter(|t| terms.contains(t)).map(weight).sum::<f32>() / total)
+            .fold(0.0, f32::max)
+    };
+    let score = if coverage == 0.0 { 0.0 } else { 0.5 * signals.dense_best + 0.5 * coverage };
+    Confidence { dense: signals.dense_best, coverage, score }
+}
+
+/// Weights of the question's terms: rarer among the candidate sentences counts
+/// more; the current question's own terms count double against borrowed context.
+fn term_weights(query_terms: &HashSet<u32>, own_terms: &HashSet<u32>, candidates: &[Candidate]) -> HashMap<u32, f32> {
+    let n = candidates.len() as f32;
+    query_terms
+        .iter()
+        .map(|&t| {
+            let df = candidates.iter().filter(|c| c.terms.contains(&t)).count() as f32;
+            let idf = (1.0 + (n + 1.0) / (df + 1.0)).ln();
+            (t, if own_terms.contains(&t) { 2.0 * idf } else { idf })
+        })
+        .collect()
+}
+
+/// A sentence that ends as one (full stop, question or exclamation mark,
+/// possibly inside closing quotes), as opposed to a heading.
+fn is_statement(sentence: &str) -> bool {
+    let trimmed = sentence.trim_end_matches(|c: char| matches!(c, '"' | '\'' | '”' | '’' | '»' | ')') || c.is_whitespace());
+    trimmed.ends_with(['.', '!', '?', '…', ';', ':']) && sentence.split_whitespace().count() >= 4
+}
+
+fn jaccard(a: &HashSet<u32>, b: &HashSet<u32>) -> f32 {
+    let union = a.union(b).count();
+    if union == 0 { 0.0 } else { a.intersection(b).count() as f32 / union as f32 }
+}
+
+fn abstain(confidence: Confidence, events: &mut dyn FnMut(AnswerEvent)) -> Answer {
+    let answer = Answer {
+        answer: AnswerBody { text: ABSTENTION.to_string(), abstained: true, sentences: Vec::new() },
+        citations: Vec::new(),
+        confidence,
+    };
+    events(AnswerEvent::Sources(&[]));
+    events(AnswerEvent::Text(ABSTENTION));
+    events(AnswerEvent::Done(&answer));
+    answer
+}
+
+/// Orders the chosen sentences to read well (by the rank of their passage, then
+/// in document order), numbers the passages by first use, and emits the events.
+fn compose(
+    passages: &[ScoredPassage],
+    candidates: &[Candidate],
+    chosen: &[usize],
+    confidence: Confidence,
+    events: &mut dyn FnMut(AnswerEvent),
+) -> Answer {
+    let mut chosen = chosen.to_vec();
+    let anchor_passage = candidates[chosen[0]].passage;
+    chosen.sort_by_key(|&i| (candidates[i].passage != anchor_passage, candidates[i].passage, candidates[i].span.start));
+
+    let mut numbers: HashMap<usize, usize> = HashMap::new();
+    let mut citations: Vec<Citation> = Vec::new();
+    let mut sentences = Vec::new();
+    for &i in &chosen {
+        let c = &candidates[i];
+        let hit = &passages[c.passage];
+        let n = *numbers.entry(c.passage).or_insert_with(|| {
+            citations.push(Citation {
+                n: citations.len() + 1,
+                passage_id: hit.passage.id.clone(),
+                doc_id: hit.passage.doc_id.clone(),
+                title: hit.passage.title.clone(),
+                source: hit.passage.source.clone(),
+                text: hit.passage.text.clone(),
+                score: hit.score,
+                position: hit.passage.position,
+                highlights: Vec::new(),
+            });
+            citations.len()
+        });
+        let text = &hit.passage.text;
+        let start = text[..c.span.start].chars().count();
+        let end = start + text[c.span.clone()].chars().count();
+        citations[n - 1].highlights.push((start, end));
+        sentences.push(AnswerSentence { text: text[c.span.clone()].split_whitespace().collect::<Vec<_>>().join(" "), citations: vec![n] });
+    }
+    for citation in &mut citations {
+        citation.highlights.sort();
+    }
+    events(AnswerEvent::Sources(&citations));
+    let mut pieces = Vec::new();
+    for sentence in &sentences {
+        let piece = format!("{} [{}]", sentence.text, sentence.citations[0]);
+        events(AnswerEvent::Text(&piece));
+        pieces.push(piece);
+    }
+    let answer = Answer {
+        answer: AnswerBody { text: pieces.join(" "), abstained: false, sentences },
+        citations,
+        confidence,
+    };
+    events(AnswerEvent::Done(&answer));
+    answer
+}
+
+/// What kind of thing the question asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Wanted {
+    Date,
+    Number,
+    Name,
+    Reason,
+    Anything,
+}
+
+static YEAR: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b|\bcentury\b").expect("valid regex")
+});
+static REASON: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(because|since|due to|in order to|so that|so as to|reasons?|factors?|rationale|caused?|led to|motive|aim(ed)? (at|to)|necessity|needed|must|the need)\b").expect("valid regex")
+});
+static NUMBER: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b").expect("valid regex")
+});
+
+impl Wanted {
+    fn of(question: &str) -> Wanted {
+        let q = question.to_lowercase();
+        let has = |w: &str| q.split(|c: char| !c.is_alphanumeric()).any(|x| x == w);
+        if has("when") || q.contains("what year") || q.contains("which year") || q.contains("what date") || q.contains("what century") {
+            Wanted::Date
+        } else if q.contains("how many") || q.contains("how much") || q.contains("how long") || q.contains("how old") || q.contains("what percentage") || q.contains("what share") {
+            Wanted::Number
+        } else if has("who") || has("whom") || has("whose") || has("where") {
+            Wanted::Name
+        } else if has("why") || q.contains("what reason") || q.contains("what caused") || q.contains("what led") {
+            Wanted::Reason
+        } else {
+            Wanted::Anything
+        }
+    }
+
+    /// 1 when the sentence holds the kind of thing asked for, 0 when it does
+    /// not, ½ when the question does not say.
+    fn found_in(self, sentence: &str, question: &str) -> f32 {
+        let found = match self {
+            Wanted::Anything => return 0.5,
+            Wanted::Date => YEAR.is_match(sentence),
+            Wanted::Number => NUMBER.is_match(sentence),
+            Wanted::Reason => REASON.is_match(sentence),
+            Wanted::Name => {
+                let asked: HashSet<String> = question.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect();
+                sentence.split_whitespace().skip(1).any(|w| {
+                    let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+                    w.starts_with(char::is_uppercase) && !asked.contains(&w.to_lowercase())
+                })
+            }
+        };
+        if found { 1.0 } else { 0.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_kinds() {
+        assert_eq!(Wanted::of("When was the vote held?"), Wanted::Date);
+        assert_eq!(Wanted::of("How many agreements were signed?"), Wanted::Number);
+        assert_eq!(Wanted::of("Who replaced Nazarbayev?"), Wanted::Name);
+        assert_eq!(Wanted::of("Why did Tokayev call early elections?"), Wanted::Reason);
+        assert_eq!(Wanted::of("What did the panel discuss?"), Wanted::Anything);
+        assert_eq!(Wanted::Reason.found_in("In order to ensure concord, we must act.", "Why?"), 1.0);
+        assert_eq!(Wanted::Date.found_in("It was held on 9 June 2019.", "When?"), 1.0);
+        assert_eq!(Wanted::Name.found_in("Tokayev replaced him.", "Who replaced Nazarbayev?"), 0.0);
+        assert_eq!(Wanted::Name.found_in("He was replaced by Tokayev.", "Who replaced Nazarbayev?"), 1.0);
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use footnote_index::{Passage, ScoredPassage};
+
+    use super::*;
+
+    fn hit(id: &str, text: &str, score: f32) -> ScoredPassage {
+        ScoredPassage {
+            passage: Passage {
+                id: id.into(),
+                doc_id: format!("{id}.txt"),
+                title: format!("Title {id}"),
+                source: None,
+                date: None,
+                text: text.into(),
+                position: 0,
+                start: 0,
+                end: text.chars().count(),
+            },
+            score,
+        }
+    }
+
+    fn answerer() -> ExtractiveAnswerer {
+        ExtractiveAnswerer::with_bm25(Bm25Params::default(), Settings::default())
+    }
+
+    #[test]
+    fn markers_and_sources_match_one_to_one_and_events_come_in_order() {
+        let passages = [
+            hit("a", "The snap election was held on 9 June 2019. Tokayev won it with 70 percent of the vote.", 1.0),
+            hit("b", "Tokayev called the early election to remove uncertainty. Turnout in the election was high.", 0.95),
+            hit("c", "Almaty is the largest city.", 0.2),
+        ];
+        let mut events = Vec::new();
+        let answer = answerer().answer(
+            "When was the early election held and why did Tokayev call it?",
+            &[],
+            &passages,
+            Signals { dense_best: 0.8 },
+            &mut |e| events.push(match e {
+                AnswerEvent::Sources(s) => format!("sources:{}", s.len()),
+                AnswerEvent::Text(t) => format!("text:{t}"),
+                AnswerEvent::Done(_) => "done".to_string(),
+            }),
+        );
+        assert!(!answer.answer.abstained);
+        assert!(events[0].starts_with("sources:") && events.last().unwrap() == "done");
+        assert_eq!(events.iter().filter(|e| e.starts_with("text:")).count(), answer.answer.sentences.len());
+
+        // Markers in the text are exactly the citation numbers, numbered by first use.
+        let markers: Vec<usize> = answer.answer.text.match_indices('[').map(|(i, _)| {
+            answer.answer.text[i + 1..].split(']').next().unwrap().parse().unwrap()
+        }).collect();
+        let mut first_use: Vec<usize> = Vec::new();
+        for m in &markers {
+            if !first_use.contains(m) {
+                first_use.push(*m);
+            }
+        }
+        assert_eq!(first_use, (1..=answer.citations.len()).collect::<Vec<_>>());
+        assert_eq!(answer.citations.iter().map(|c| c.n).collect::<Vec<_>>(), first_use);
+        // Every sentence is a whole sentence of the passage it cites, and highlighted there.
+        for sentence in &answer.answer.sentences {
+            let citation = &answer.citations[sentence.citations[0] - 1];
+            assert!(citation.text.contains(&sentence.text));
+            assert!(citation.highlights.iter().any(|&(s, e)| {
+                citation.text.chars().skip(s).take(e - s).collect::<String>() == sentence.text
+            }));
+        }
+        assert!(answer.citations.iter().all(|c| c.passage_id != "c"), "an unrelated passage was cited");
+    }
+
+    #[test]
+    fn weak_evidence_abstains_without_citations() {
+        let passages = [hit("a", "The snap election was held on 9 June 2019.", 1.0)];
+        for (question, dense) in [("What is the capital of France?", 0.2), ("hello", 0.1), ("When was the snap election held?", 0.1)] {
+            let answer = answerer().answer(question, &[], &passages, Signals { dense_best: dense }, &mut |_| {});
+            assert!(answer.answer.abstained, "{question}");
+            assert!(answer.citations.is_empty() && answer.answer.sentences.is_empty());
+            assert_eq!(answer.answer.text, ABSTENTION);
+        }
+    }
+
+    #[test]
+    fn headings_are_never_cited() {
+        let passages = [hit("a", "Early elections rationale\n\nThe early elections were needed to remove uncertainty.", 1.0)];
+        let answer = answerer().answer("Why were early elections needed?", &[], &passages, Signals { dense_best: 0.7 }, &mut |_| {});
+        assert!(answer.answer.sentences.iter().all(|s| s.text != "Early elections rationale"));
+    }
+}

@@ -1,0 +1,189 @@
+//! Answers with footnotes.
+//!
+//! [`Asker::ask`] is the whole path from a question to an answer: the question
+//! (with the conversation, for follow-ups) is ranked against the index by
+//! [`footnote_retrieval::Retriever`], then an [`Answerer`] composes the answer
+//! from the ranked passages and reports it as a stream of [`AnswerEvent`]s:
+//! the sources first, then the answer text sentence by sentence, then the whole.
+//! [`ExtractiveAnswerer`] is the implementation without a language model: it
+//! cites whole sentences of the passages and abstains when the evidence is weak.
+
+mod context;
+mod extractive;
+
+use std::time::Instant;
+
+use footnote_index::{Index, ScoredPassage};
+use footnote_retrieval::{Query, Retriever};
+use serde::Serialize;
+
+pub use context::retrieval_question;
+pub use extractive::{ExtractiveAnswerer, Settings as ExtractiveSettings};
+
+/// One earlier exchange of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Turn {
+    pub question: String,
+    pub answer: String,
+}
+
+/// A passage the answer cites, numbered by first use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Citation {
+    pub n: usize,
+    pub passage_id: String,
+    pub doc_id: String,
+    pub title: String,
+    pub source: Option<String>,
+    pub text: String,
+    pub score: f32,
+    /// Position of the passage in its document.
+    pub position: usize,
+    /// Character ranges of `text` that the answer uses.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnswerSentence {
+    pub text: String,
+    pub citations: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnswerBody {
+    /// The answer as read, footnote markers included.
+    pub text: String,
+    pub abstained: bool,
+    pub sentences: Vec<AnswerSentence>,
+}
+
+/// What the answer rests on, and how strongly.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Confidence {
+    /// Cosine similarity of the question and the closest passage in the index.
+    pub dense: f32,
+    /// Share of the question's terms found in the best passage.
+    pub coverage: f32,
+    /// The combination compared with the abstention threshold.
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Answer {
+    pub answer: AnswerBody,
+    pub citations: Vec<Citation>,
+    pub confidence: Confidence,
+}
+
+/// An answer as it is produced, for streaming.
+#[derive(Debug)]
+pub enum AnswerEvent<'a> {
+    /// The cited passages, before any text.
+    Sources(&'a [Citation]),
+    /// The next piece of answer text (a sentence with its marker).
+    Text(&'a str),
+    Done(&'a Answer),
+}
+
+/// What an answerer gets beside the passages.
+#[derive(Debug, Clone, Copy)]
+pub struct Signals {
+    /// Cosine similarity of the question and the closest passage in the index.
+    pub dense_best: f32,
+}
+
+/// Composes an answer from ranked passages. A generative model can be another implementation.
+pub trait Answerer: Send + Sync {
+    fn answer(
+        &self,
+        question: &str,
+        conversation: &[Turn],
+        passages: &[ScoredPassage],
+        signals: Signals,
+        events: &mut dyn FnMut(AnswerEvent),
+    ) -> Answer;
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AskRequest {
+    pub question: String,
+    pub conversation: Vec<Turn>,
+    /// Passages to consider; the default when `None`.
+    pub top_k: Option<usize>,
+    /// Only these documents; empty for all.
+    pub documents: Vec<String>,
+}
+
+/// Where the time of one question went, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Timings {
+    pub embed: f64,
+    pub search: f64,
+    pub compose: f64,
+    pub total: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AskResponse {
+    pub question: String,
+    pub answer: AnswerBody,
+    pub citations: Vec<Citation>,
+    pub confidence: Confidence,
+    pub timings_ms: Timings,
+    /// The ranked passages the answer was composed from, for evaluation.
+    #[serde(skip)]
+    pub ranked: Vec<ScoredPassage>,
+}
+
+/// Passages ranked for each question unless the request says otherwise.
+pub const DEFAULT_TOP_K: usize = 10;
+
+/// Asks questions of an index.
+pub struct Asker<'a> {
+    index: &'a Index,
+    answerer: Box<dyn Answerer + 'a>,
+}
+
+impl<'a> Asker<'a> {
+    pub fn new(index: &'a Index, answerer: Box<dyn Answerer + 'a>) -> Self {
+        Asker { index, answerer }
+    }
+
+    /// The extractive answerer with its default settings.
+    pub fn extractive(index: &'a Index) -> Self {
+        Self::new(index, Box::new(ExtractiveAnswerer::new(index, ExtractiveSettings::default())))
+    }
+
+    pub fn ask(&self, request: &AskRequest, events: &mut dyn FnMut(AnswerEvent)) -> footnote_index::Result<AskResponse> {
+        let started = Instant::now();
+        let query_text = retrieval_question(&request.question, &request.conversation);
+        let dense = self.index.embedder().embed_query(&query_text)?;
+        let embedded = Instant::now();
+        let retriever = Retriever::new(self.index);
+        let query = Query {
+            question: query_text,
+            limit: request.top_k.unwrap_or(DEFAULT_TOP_K),
+            documents: request.documents.clone(),
+        };
+        let passages = retriever.search_embedded(&query, dense.clone())?;
+        let dense_best = retriever.closest_dense_score(&query, dense)?;
+        let searched = Instant::now();
+        let answer =
+            self.answerer.answer(&request.question, &request.conversation, &passages, Signals { dense_best }, events);
+        let done = Instant::now();
+        let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
+        Ok(AskResponse {
+            question: request.question.clone(),
+            answer: answer.answer,
+            citations: answer.citations,
+            confidence: answer.confidence,
+            timings_ms: Timings {
+                embed: ms(started, embedded),
+                search: ms(embedded, searched),
+                compose: ms(searched, done),
+                total: ms(started, done),
+            },
+            ranked: passages,
+        })
+    }
+}
