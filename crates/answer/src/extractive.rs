@@ -40,10 +40,10 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             max_sentences: 3,
-            max_passages: 2,
+            max_passages: 3,
             candidate_passages: 4,
-            new_passage_ratio: 0.9,
-            min_confidence: 0.40,
+            new_passage_ratio: 0.75,
+            min_confidence: 0.38,
             min_dense: 0.30,
         }
     }

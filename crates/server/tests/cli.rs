@@ -399,3 +399,48 @@ fn a_follow_up_is_answered_in_the_context_of_the_conversation() {
     let cited: String = response["citations"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap().to_lowercase()).collect();
     assert!(cited.contains("2019") && cited.contains("election"), "{response:#}");
 }
+
+/// The seed bars of the answers issue, checked on every CI run: a change that
+/// misses one fails the build.
+#[test]
+fn seed_evaluation_meets_its_quality_bars() {
+    let scratch = TempDir::new().unwrap();
+    let qa = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eval/seeds-dev.jsonl");
+    let report = json_output(footnote(scratch.path()).arg("eval").arg("--docs").arg(seeds()).arg("--qa").arg(&qa).arg("--json"));
+    let metric = |key: &str| report[key].as_f64().unwrap_or_else(|| panic!("{key} missing: {report:#}"));
+    assert!(report["answerable"].as_u64().unwrap() >= 25, "the seed set needs 25 answerable questions");
+    assert!(report["questions"].as_u64().unwrap() - report["answerable"].as_u64().unwrap() >= 8);
+    let bars = [
+        ("recall_at_5", metric("recall_at_5") >= 0.90),
+        ("citation_hit", metric("citation_hit") >= 0.85),
+        ("abstain_rate_unanswerable", metric("abstain_rate_unanswerable") >= 0.85),
+        ("abstain_rate_answerable", metric("abstain_rate_answerable") <= 0.10),
+    ];
+    for (name, met) in bars {
+        assert!(met, "seed bar missed: {name} = {}", metric(name));
+    }
+    for key in ["recall_at_1", "recall_at_10", "mrr_at_10", "answer_hit", "citation_precision", "latency_ms_p50", "latency_ms_p95"] {
+        metric(key);
+    }
+
+    // No answer cites page chrome, a reference list or the same text twice.
+    let data = TempDir::new().unwrap();
+    ingest(data.path(), &seeds());
+    let stored = passages(data.path(), None);
+    let ids: HashSet<&str> = stored.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    for question in report["per_question"].as_array().unwrap() {
+        let cited: Vec<&str> = question["cited_passage_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let texts: Vec<&str> = cited
+            .iter()
+            .map(|id| stored.iter().find(|p| p["id"] == *id).unwrap_or_else(|| panic!("cited {id} is not stored"))["text"].as_str().unwrap())
+            .collect();
+        assert!(cited.iter().all(|id| ids.contains(id)));
+        let keys: HashSet<String> = texts.iter().map(|t| duplicate_key(t)).collect();
+        assert_eq!(keys.len(), texts.len(), "{}: a duplicate passage cited", question["id"]);
+        for text in texts {
+            for chrome in ["http://", "https://", "See:", "Skip to main content", "©", "Ph./Fax", "Video URL"] {
+                assert!(!text.contains(chrome), "{}: cited passage holds {chrome:?}: {text}", question["id"]);
+            }
+        }
+    }
+}
