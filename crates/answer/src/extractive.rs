@@ -110,7 +110,9 @@ impl Answerer for ExtractiveAnswerer {
         let total_weight: f32 = weights.values().sum();
         let wanted = Wanted::of(question);
         let top_score = passages.first().map_or(1.0, |h| h.score.max(f32::EPSILON));
-        let passage_terms: Vec<HashSet<u32>> = passages.iter().map(|h| self.term_set(&h.passage.text)).collect();
+        // Term sets of every ranked passage; the candidates are the first few.
+        let all_passage_terms: Vec<HashSet<u32>> = all_passages.iter().map(|h| self.term_set(&h.passage.text)).collect();
+        let passage_terms = &all_passage_terms[..passages.len()];
         for c in &mut candidates {
             let text = &passages[c.passage].passage.text[c.span.clone()];
             let covered: f32 = weights.iter().filter(|(t, _)| c.terms.contains(t)).map(|(_, w)| w).sum();
@@ -121,7 +123,10 @@ impl Answerer for ExtractiveAnswerer {
             c.score = 0.45 * coverage + 0.2 * passage_coverage + 0.2 * prior + 0.15 * wanted.found_in(text, question);
         }
 
-        let all_passage_terms: Vec<HashSet<u32>> = all_passages.iter().map(|h| self.term_set(&h.passage.text)).collect();
+        if wanted == Wanted::Reason {
+            carry_relevance_to_stated_reasons(&mut candidates, passages);
+        }
+
         let confidence = confidence(&own_terms, &all_passage_terms, signals);
         let weak = confidence.score < self.settings.min_confidence || confidence.dense < self.settings.min_dense;
         if weak || candidates.is_empty() {
@@ -199,6 +204,22 @@ fn term_weights(query_terms: &HashSet<u32>, own_terms: &HashSet<u32>, candidates
             (t, if own_terms.contains(&t) { 2.0 * idf } else { idf })
         })
         .collect()
+}
+
+/// A cause is usually stated right after the event it explains ("… called an
+/// early presidential election for June 9. “In order to ensure concord … we must
+/// eliminate all uncertainty.”"), in words the question does not use. For a
+/// why-question, a sentence with a causal cue that directly follows a sentence of
+/// the same passage inherits most of that sentence's score.
+fn carry_relevance_to_stated_reasons(candidates: &mut [Candidate], passages: &[ScoredPassage]) {
+    for i in 1..candidates.len() {
+        let (before, after) = candidates.split_at_mut(i);
+        let (previous, current) = (&before[i - 1], &mut after[0]);
+        let text = &passages[current.passage].passage.text[current.span.clone()];
+        if previous.passage == current.passage && REASON.is_match(text) {
+            current.score = current.score.max(0.95 * previous.score);
+        }
+    }
 }
 
 /// A sentence that ends as one (full stop, question or exclamation mark,

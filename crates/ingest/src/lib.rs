@@ -157,22 +157,6 @@ impl<'a> Ingestor<'a> {
         Ok(())
     }
 
-    /// Writes one prepared document unless the index already holds it; returns
-    /// the passages written. For documents that arrive one at a time.
-    pub fn write(&self, document: PreparedDocument, report: &mut IngestReport) -> Result<usize, Error> {
-        match self.index.document_state(&document.meta, document.passages.len())? {
-            DocumentState::Unchanged => {
-                report.unchanged += 1;
-                return Ok(0);
-            }
-            DocumentState::New => report.added += 1,
-            DocumentState::Changed => report.replaced += 1,
-        }
-        let written = document.passages.len();
-        self.write_group(vec![document], report, &Silent)?;
-        Ok(written)
-    }
-
     /// Extracts, cleans and splits a document's text. Metadata given explicitly
     /// wins over what the document says about itself.
     pub fn prepare(

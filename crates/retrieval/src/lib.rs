@@ -10,8 +10,6 @@ use std::str::FromStr;
 
 use footnote_index::{Fusion, HybridQuery, Index, Ranking, ScoredPassage, duplicate_key};
 
-pub use footnote_index::{Fusion as FusionMethod, Ranking as RankingMethod};
-
 /// Candidates each ranking contributes to fusion. Fusion can only promote what
 /// one of its parts found, and DBSF normalises each part by the spread of its
 /// candidates' scores, so the depth shapes the ranking; chosen on squad2-dev.
