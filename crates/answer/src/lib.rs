@@ -149,9 +149,9 @@ impl<'a> Asker<'a> {
         Asker { index, answerer }
     }
 
-    /// The extractive answerer with its default settings.
-    pub fn extractive(index: &'a Index) -> Self {
-        Self::new(index, Box::new(ExtractiveAnswerer::new(index, ExtractiveSettings::default())))
+    /// Answers with the [`ExtractiveAnswerer`].
+    pub fn extractive(index: &'a Index, settings: ExtractiveSettings) -> Self {
+        Self::new(index, Box::new(ExtractiveAnswerer::new(index, settings)))
     }
 
     pub fn ask(&self, request: &AskRequest, events: &mut dyn FnMut(AnswerEvent)) -> footnote_index::Result<AskResponse> {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use std::io::Write;
 
-use footnote_answer::{AnswerEvent, AskRequest, Asker, ExtractiveAnswerer, ExtractiveSettings, Turn};
+use footnote_answer::{AnswerEvent, AskRequest, Asker, ExtractiveSettings, Turn};
 use footnote_index::Index;
 use footnote_ingest::{IngestReport, Ingestor};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
@@ -74,7 +74,7 @@ pub fn ask(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!question.trim().is_empty(), "the question is empty");
     let index = open_index(settings)?;
-    let asker = Asker::new(&index, Box::new(ExtractiveAnswerer::new(&index, answer)));
+    let asker = Asker::extractive(&index, answer);
     let conversation = conversation.into_iter().map(|question| Turn { question, answer: String::new() }).collect();
     let request = AskRequest { question: question.to_string(), conversation, top_k: k, documents };
     let mut stdout = std::io::stdout().lock();

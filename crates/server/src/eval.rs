@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use footnote_answer::{AskRequest, AskResponse, Asker, ExtractiveAnswerer, ExtractiveSettings};
+use footnote_answer::{AskRequest, AskResponse, Asker, ExtractiveSettings};
 use footnote_index::{Index, Passage};
 use footnote_ingest::{Ingestor, Silent};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
@@ -209,7 +209,7 @@ pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
         None => Index::open(&settings.data_dir, &settings.model_source())?,
     };
     let k = options.k.max(10);
-    let asker = Asker::new(&index, Box::new(ExtractiveAnswerer::new(&index, options.answer)));
+    let asker = Asker::extractive(&index, options.answer);
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
         let request = AskRequest { question: item.question.clone(), top_k: Some(k), ..Default::default() };
