@@ -78,6 +78,9 @@ struct Candidate {
     span: std::ops::Range<usize>,
     terms: HashSet<u32>,
     score: f32,
+    /// For a why-question: the candidate right before this one, whose event
+    /// this sentence gives the reason for; the two are cited together.
+    completes: Option<usize>,
 }
 
 impl Answerer for ExtractiveAnswerer {
@@ -93,7 +96,12 @@ impl Answerer for ExtractiveAnswerer {
         let context = crate::retrieval_question(question, conversation);
         let query_terms = self.term_set(&context);
         let all_passages = passages;
-        let passages = &passages[..passages.len().min(self.settings.candidate_passages)];
+        let wanted = Wanted::of(question);
+        // Reasons are often given in other words than the question's ("the
+        // extraordinary elections rationale" for "why early elections"), so a
+        // why-question looks a little further down the ranking.
+        let window = if wanted == Wanted::Reason { self.settings.candidate_passages + 2 } else { self.settings.candidate_passages };
+        let passages = &passages[..passages.len().min(window)];
 
         let mut candidates: Vec<Candidate> = Vec::new();
         for (p, hit) in passages.iter().enumerate() {
@@ -103,12 +111,11 @@ impl Answerer for ExtractiveAnswerer {
                     continue;
                 }
                 let terms = self.term_set(&hit.passage.text[span.clone()]);
-                candidates.push(Candidate { passage: p, span, terms, score: 0.0 });
+                candidates.push(Candidate { passage: p, span, terms, score: 0.0, completes: None });
             }
         }
         let weights = term_weights(&query_terms, &own_terms, &candidates);
         let total_weight: f32 = weights.values().sum();
-        let wanted = Wanted::of(question);
         let top_score = passages.first().map_or(1.0, |h| h.score.max(f32::EPSILON));
         // Term sets of every ranked passage; the candidates are the first few.
         let all_passage_terms: Vec<HashSet<u32>> = all_passages.iter().map(|h| self.term_set(&h.passage.text)).collect();
@@ -127,32 +134,60 @@ impl Answerer for ExtractiveAnswerer {
             carry_relevance_to_stated_reasons(&mut candidates, passages);
         }
 
+        for c in &candidates {
+            tracing::trace!(passage = c.passage, score = c.score, sentence = &passages[c.passage].passage.text[c.span.clone()], "candidate");
+        }
         let confidence = confidence(&own_terms, &all_passage_terms, signals);
         let weak = confidence.score < self.settings.min_confidence || confidence.dense < self.settings.min_dense;
         if weak || candidates.is_empty() {
             return abstain(confidence, events);
         }
-        let chosen = self.select(&candidates);
+        let chosen = self.select(&candidates, wanted, passages);
         compose(passages, &candidates, &chosen, confidence, events)
     }
 }
 
 impl ExtractiveAnswerer {
     /// The anchor (best sentence) and the runners-up that join it.
-    fn select(&self, candidates: &[Candidate]) -> Vec<usize> {
+    ///
+    /// A why-question is answered reason by reason: a sentence that gives the
+    /// reason for the one before it is cited with it, and a further passage
+    /// joins only when it names a reason outright ("the reasons for …",
+    /// "because …"), so that a second account of the same event ("early
+    /// elections are a vital necessity") does not crowd out a different
+    /// occasion's reasons. Such a reason joins at a lower share of the best
+    /// score, and the sentence that completes it may exceed `max_sentences` by one.
+    fn select(&self, candidates: &[Candidate], wanted: Wanted, passages: &[ScoredPassage]) -> Vec<usize> {
         let mut order: Vec<usize> = (0..candidates.len()).collect();
         order.sort_by(|&a, &b| candidates[b].score.total_cmp(&candidates[a].score));
         let anchor = order[0];
         let best = candidates[anchor].score;
         let mut chosen = vec![anchor];
         let mut cited: Vec<usize> = vec![candidates[anchor].passage];
+        let why = wanted == Wanted::Reason;
+        let completion = |i: usize, chosen: &[usize]| {
+            (0..candidates.len()).find(|&j| candidates[j].completes == Some(i) && !chosen.contains(&j))
+        };
+        if why && let Some(j) = completion(anchor, &chosen) {
+            chosen.push(j);
+        }
         for &i in &order[1..] {
             if chosen.len() >= self.settings.max_sentences {
                 break;
             }
+            if chosen.contains(&i) {
+                continue;
+            }
             let c = &candidates[i];
             let same_passage = cited.contains(&c.passage);
-            let ratio = if same_passage { 0.7 } else { self.settings.new_passage_ratio };
+            let text = &passages[c.passage].passage.text[c.span.clone()];
+            let outright_reason = why && STATED_REASON.is_match(text);
+            let ratio = match (same_passage, outright_reason) {
+                (true, _) => 0.7,
+                (false, true) => OUTRIGHT_REASON_RATIO,
+                (false, false) if why => continue,
+                (false, false) => self.settings.new_passage_ratio,
+            };
             let good_enough = c.score >= ratio * best;
             let room = same_passage || cited.len() < self.settings.max_passages;
             let redundant = chosen.iter().any(|&j| jaccard(&candidates[j].terms, &c.terms) > 0.6);
@@ -161,11 +196,18 @@ impl ExtractiveAnswerer {
                 if !same_passage {
                     cited.push(c.passage);
                 }
+                if why && let Some(j) = completion(i, &chosen) {
+                    chosen.push(j);
+                }
             }
         }
         chosen
     }
 }
+
+/// Share of the best score at which a passage not yet cited joins a
+/// why-answer with a reason it names outright.
+const OUTRIGHT_REASON_RATIO: f32 = 0.6;
 
 /// How strongly the passages bear on the question: the dense similarity of the
 /// closest passage, and the share of the question's own terms that the
@@ -218,6 +260,7 @@ fn carry_relevance_to_stated_reasons(candidates: &mut [Candidate], passages: &[S
         let text = &passages[current.passage].passage.text[current.span.clone()];
         if previous.passage == current.passage && REASON.is_match(text) {
             current.score = current.score.max(0.95 * previous.score);
+            current.completes = Some(i - 1);
         }
     }
 }
@@ -319,6 +362,11 @@ static YEAR: LazyLock<regex::Regex> = LazyLock::new(|| {
 });
 static REASON: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(r"(?i)\b(because|since|due to|in order to|so that|so as to|reasons?|factors?|rationale|caused?|led to|motive|aim(ed)? (at|to)|necessity|needed|must|the need)\b").expect("valid regex")
+});
+/// Causal wording that names a reason outright, as opposed to a purpose or a
+/// need ("must", "in order to"), which [`REASON`] also accepts.
+static STATED_REASON: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"(?i)\b(because|due to|owing to|reasons?|factors?|rationale|caused?|led to|motives?|driven by)\b").expect("valid regex")
 });
 static NUMBER: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(r"(?i)\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b").expect("valid regex")
@@ -468,5 +516,30 @@ mod answer_tests {
         let passages = [hit("a", "Early elections rationale\n\nThe early elections were needed to remove uncertainty.", 1.0)];
         let answer = answerer().answer("Why were early elections needed?", &[], &passages, Signals { dense_best: 0.7 }, &mut |_| {});
         assert!(answer.answer.sentences.iter().all(|s| s.text != "Early elections rationale"));
+    }
+
+    /// Two occasions, each with its reason: the second account of the first
+    /// occasion states no reason outright and stays out; the other occasion's
+    /// reasons come in with the sentence that introduces them.
+    #[test]
+    fn a_why_answer_gives_each_occasion_its_reason() {
+        let passages = [
+            hit("a", "In April the president called an early election for June. In order to ensure concord, we must eliminate all uncertainty.", 1.0),
+            hit("b", "On 9 April the president announced early elections: he believes early elections are a vital necessity.", 0.95),
+            hit("c", "The weather in June was mild across the country and the harvest was good.", 0.9),
+            hit("d", "We review the reasons behind the president's decision to hold the extraordinary election in 2022. Two factors stand out: the economy and foreign policy.", 0.8),
+        ];
+        let answer = answerer().answer(
+            "Why did the president call early elections?",
+            &[],
+            &passages,
+            Signals { dense_best: 0.8 },
+            &mut |_| {},
+        );
+        let text = &answer.answer.text;
+        assert!(text.contains("eliminate all uncertainty"), "{text}");
+        assert!(text.contains("Two factors stand out"), "{text}");
+        let cited: Vec<&str> = answer.citations.iter().map(|c| c.passage_id.as_str()).collect();
+        assert_eq!(cited, ["a", "d"], "{text}");
     }
 }
