@@ -41,3 +41,23 @@ echo "## cold start: footnote search, 10 runs (process start, model load, index 
 for i in 1 2 3 4 5 6 7 8 9 10; do
   /usr/bin/time -f "%e s, %M KiB max RSS" $FOOTNOTE --data-dir "$WORK/seeds" search "why did Tokayev call early elections?" -k 3 >/dev/null
 done 2>&1 | sort -n
+
+echo "## load: POST /api/v1/ask (the example question), wrk, 16 connections for 30 s"
+command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+load() {
+  local data=$1 label=$2
+  $FOOTNOTE --data-dir "$data" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed > "$WORK/serve.out" &
+  local pid=$!
+  until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
+  local url
+  url="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")/api/v1/ask"
+  echo "### $label, 1 connection, 10 s"
+  wrk -t1 -c1 -d10s -s scripts/ask.lua "$url" | grep -E "Requests/sec|latency p|errors"
+  echo "### $label, 16 connections, 30 s"
+  wrk -t2 -c16 -d30s -s scripts/ask.lua "$url" | grep -E "Requests/sec|latency p|errors"
+  grep VmHWM "/proc/$pid/status"
+  kill -TERM "$pid" && wait "$pid"
+}
+load "$WORK/seeds" "seeds (123 passages)"
+$FOOTNOTE --data-dir "$WORK/seeds" ingest "$SQUAD/docs" >/dev/null
+load "$WORK/seeds" "seeds + squad2-dev (828 passages)"

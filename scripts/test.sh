@@ -14,3 +14,4 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --release --locked --workspace --no-fail-fast
 fi
+scripts/browser-test.sh

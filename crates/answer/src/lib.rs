@@ -11,11 +11,12 @@
 mod context;
 mod extractive;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use footnote_index::{Index, ScoredPassage};
 use footnote_retrieval::{Query, Retriever};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use context::retrieval_question;
 pub use extractive::{ExtractiveAnswerer, Settings as ExtractiveSettings};
@@ -28,7 +29,8 @@ pub struct Turn {
 }
 
 /// A passage the answer cites, numbered by first use.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Citation {
     pub n: usize,
     pub passage_id: String,
@@ -43,13 +45,15 @@ pub struct Citation {
     pub highlights: Vec<(usize, usize)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerSentence {
     pub text: String,
     pub citations: Vec<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerBody {
     /// The answer as read, footnote markers included.
     pub text: String,
@@ -58,7 +62,8 @@ pub struct AnswerBody {
 }
 
 /// What the answer rests on, and how strongly.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Confidence {
     /// Cosine similarity of the question and the closest passage in the index.
     pub dense: f32,
@@ -115,7 +120,8 @@ pub struct AskRequest {
 }
 
 /// Where the time of one question went, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Timings {
     pub embed: f64,
     pub search: f64,
@@ -138,20 +144,27 @@ pub struct AskResponse {
 /// Passages ranked for each question unless the request says otherwise.
 pub const DEFAULT_TOP_K: usize = 10;
 
-/// Asks questions of an index.
-pub struct Asker<'a> {
-    index: &'a Index,
-    answerer: Box<dyn Answerer + 'a>,
+/// Asks questions of an index. Cheap to clone: a server shares one among its
+/// requests.
+#[derive(Clone)]
+pub struct Asker {
+    index: Arc<Index>,
+    answerer: Arc<dyn Answerer>,
 }
 
-impl<'a> Asker<'a> {
-    pub fn new(index: &'a Index, answerer: Box<dyn Answerer + 'a>) -> Self {
+impl Asker {
+    pub fn new(index: Arc<Index>, answerer: Arc<dyn Answerer>) -> Self {
         Asker { index, answerer }
     }
 
     /// Answers with the [`ExtractiveAnswerer`].
-    pub fn extractive(index: &'a Index, settings: ExtractiveSettings) -> Self {
-        Self::new(index, Box::new(ExtractiveAnswerer::new(index, settings)))
+    pub fn extractive(index: Arc<Index>, settings: ExtractiveSettings) -> Self {
+        let answerer = Arc::new(ExtractiveAnswerer::new(&index, settings));
+        Self::new(index, answerer)
+    }
+
+    pub fn index(&self) -> &Arc<Index> {
+        &self.index
     }
 
     pub fn ask(&self, request: &AskRequest, events: &mut dyn FnMut(AnswerEvent)) -> footnote_index::Result<AskResponse> {
@@ -159,7 +172,7 @@ impl<'a> Asker<'a> {
         let query_text = retrieval_question(&request.question, &request.conversation);
         let dense = self.index.embedder().embed_query(&query_text)?;
         let embedded = Instant::now();
-        let retriever = Retriever::new(self.index);
+        let retriever = Retriever::new(&self.index);
         let query = Query {
             question: query_text,
             limit: request.top_k.unwrap_or(DEFAULT_TOP_K),

@@ -27,6 +27,7 @@ pub struct NewPassage {
 
 /// A stored passage with its document's metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Passage {
     pub id: String,
     pub doc_id: String,
@@ -44,6 +45,7 @@ pub struct Passage {
 
 /// A passage ranked for a question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoredPassage {
     #[serde(flatten)]
     pub passage: Passage,
@@ -52,6 +54,7 @@ pub struct ScoredPassage {
 
 /// One line of `footnote docs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentSummary {
     pub id: String,
     pub title: String,

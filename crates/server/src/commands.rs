@@ -74,7 +74,7 @@ pub fn ask(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!question.trim().is_empty(), "the question is empty");
     let index = open_index(settings)?;
-    let asker = Asker::extractive(&index, answer);
+    let asker = Asker::extractive(std::sync::Arc::new(index), answer);
     let conversation = conversation.into_iter().map(|question| Turn { question, answer: String::new() }).collect();
     let request = AskRequest { question: question.to_string(), conversation, top_k: k, documents };
     let mut stdout = std::io::stdout().lock();

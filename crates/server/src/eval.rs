@@ -209,7 +209,7 @@ pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
         None => Index::open(&settings.data_dir, &settings.model_source())?,
     };
     let k = options.k.max(10);
-    let asker = Asker::extractive(&index, options.answer);
+    let asker = Asker::extractive(std::sync::Arc::new(index), options.answer);
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
         let request = AskRequest { question: item.question.clone(), top_k: Some(k), ..Default::default() };
@@ -219,7 +219,7 @@ pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
         results.push(judge(item, &response, k, latency));
     }
     let head = metrics(&results);
-    let comparisons = compare_rankings(&index, &items, k, options.rankings, options.prefetch)?;
+    let comparisons = compare_rankings(asker.index(), &items, k, options.rankings, options.prefetch)?;
 
     if options.json {
         let mut output = serde_json::to_value(&head)?;

@@ -4,15 +4,21 @@
 //! to `commands::ask`, which opens the [`footnote_index::Index`] and hands the
 //! question to [`footnote_answer::Asker::ask`]: passages are ranked by
 //! [`footnote_retrieval::Retriever`] and the answer is composed from them by
-//! [`footnote_answer::ExtractiveAnswerer`].
+//! [`footnote_answer::ExtractiveAnswerer`]. `footnote serve` ([`http::serve`])
+//! takes the same path for every question of the web page and the API.
 
 mod commands;
+mod config;
+mod conversations;
 mod eval;
+mod http;
 mod progress;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use footnote_answer::ExtractiveSettings;
 use footnote_index::ModelSource;
@@ -43,6 +49,58 @@ struct Settings {
     /// The fastembed model to download when no model directory is given.
     #[arg(long, global = true, env = "FOOTNOTE_MODEL", default_value = "AllMiniLML6V2")]
     model: String,
+    /// A TOML file of settings (keys are the long flag names); flags and
+    /// FOOTNOTE_* variables take precedence over it.
+    #[arg(long, global = true, env = "FOOTNOTE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Settings of `footnote serve`.
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(long, env = "FOOTNOTE_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Conversation database [default: sqlite://<data-dir>/conversations.db].
+    #[arg(long, env = "FOOTNOTE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Bearer token that allows adding and deleting documents through the API.
+    /// Without it those requests are refused.
+    #[arg(long, env = "FOOTNOTE_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Demo documents ingested when the index is empty.
+    #[arg(long, env = "FOOTNOTE_SEEDS", default_value = "seeds")]
+    seeds: PathBuf,
+    /// Start with an empty index instead of ingesting the demo documents.
+    #[arg(long, env = "FOOTNOTE_NO_SEED")]
+    no_seed: bool,
+    /// Largest document upload through the API, in bytes.
+    #[arg(long, env = "FOOTNOTE_UPLOAD_LIMIT", default_value_t = 16 * 1024 * 1024)]
+    upload_limit: usize,
+    /// API requests per second each client may make, with bursts of three
+    /// times as many; 0 turns the limit off.
+    #[arg(long, env = "FOOTNOTE_RATE_LIMIT", default_value_t = 10)]
+    rate_limit: u32,
+    #[command(flatten)]
+    answer: AnswerArgs,
+}
+
+impl ServeArgs {
+    fn options(&self, settings: &Settings) -> http::ServeOptions {
+        let database_url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", settings.data_dir.join("conversations.db").display()));
+        http::ServeOptions {
+            addr: self.addr,
+            database_url,
+            admin_token: self.admin_token.clone(),
+            seeds: (!self.no_seed).then(|| self.seeds.clone()),
+            upload_limit: self.upload_limit,
+            rate_limit: self.rate_limit,
+            answer: self.answer.settings(),
+        }
+    }
 }
 
 impl Settings {
@@ -89,6 +147,10 @@ impl AnswerArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the web chat page and the JSON API (the main job).
+    Serve(ServeArgs),
+    /// Print the effective settings of `serve` and where each comes from (secrets masked).
+    Config(ServeArgs),
     /// Add files and folders (.txt, .md, .html) to the index; unchanged documents are skipped.
     Ingest {
         #[arg(required = true)]
@@ -181,8 +243,22 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,qdrant_edge=error")),
         )
         .init();
-    let cli = Cli::parse();
-    match run(cli) {
+    let parsed = match config::parse::<Cli>(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Command::Config(_) = parsed.cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        command.build();
+        let sub = command.find_subcommand("config").expect("config is a subcommand");
+        let matches = parsed.matches.subcommand_matches("config").expect("config was given");
+        print!("{}", config::describe(matches, sub, &parsed.from_file, parsed.file.as_deref()));
+        return ExitCode::SUCCESS;
+    }
+    match run(parsed.cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let message: Vec<String> = error.chain().map(ToString::to_string).collect();
@@ -195,6 +271,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = &cli.settings;
     match cli.command {
+        Command::Serve(serve) => {
+            let options = serve.options(settings);
+            std::fs::create_dir_all(&settings.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+            let index = commands::open_index(settings)?;
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(http::serve(index, options))
+        }
+        Command::Config(_) => unreachable!("handled before"),
         Command::Ingest { paths, json } => commands::ingest(settings, &paths, json),
         Command::Search { question, k, documents, ranking, json } => {
             commands::search(settings, &question, k, documents, ranking, json)

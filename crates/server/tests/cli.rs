@@ -448,3 +448,36 @@ fn seed_evaluation_meets_its_quality_bars() {
         }
     }
 }
+
+/// Flags beat FOOTNOTE_* variables, which beat the config file, which beats
+/// the defaults; secrets are masked; an unknown key in the file is named.
+#[test]
+fn config_shows_each_setting_with_its_source_and_masks_secrets() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("footnote.toml");
+    std::fs::write(&file, "rate_limit = 25\naddr = \"0.0.0.0:9000\"\nadmin_token = \"s3cret\"\nmax_sentences = 4\n").unwrap();
+    let output = footnote(dir.path())
+        .env("FOOTNOTE_CONFIG", &file)
+        .env("FOOTNOTE_RATE_LIMIT", "30")
+        .env("FOOTNOTE_DATABASE_URL", "postgres://fn:pw@db/fn")
+        .args(["config", "--max-sentences", "2"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let shown = String::from_utf8(output.stdout).unwrap();
+    for line in [
+        "addr = 0.0.0.0:9000  # config file",
+        "rate_limit = 30  # env FOOTNOTE_RATE_LIMIT",
+        "max_sentences = 2  # flag",
+        "admin_token = ********  # config file",
+        "database_url = postgres://fn:********@db/fn  # env FOOTNOTE_DATABASE_URL",
+        "max_sources = 3  # default",
+    ] {
+        assert!(shown.contains(line), "{line:?} missing from:\n{shown}");
+    }
+    assert!(!shown.contains("s3cret") && !shown.contains(":pw@"), "{shown}");
+
+    std::fs::write(&file, "rate_limits = 5\n").unwrap();
+    let error = failure(footnote(dir.path()).env("FOOTNOTE_CONFIG", &file).arg("config"));
+    assert!(error.contains("rate_limits"), "{error}");
+}

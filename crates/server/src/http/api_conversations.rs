@@ -1,0 +1,65 @@
+//! `GET /api/v1/conversations/{id}` and `POST /api/v1/feedback`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{Json, Problem};
+use super::{ApiError, Ctx};
+use crate::conversations::{Conversation, Rating};
+
+/// A conversation with its messages and their citations, as they were shown.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "Conversation id")),
+    responses(
+        (status = 200, description = "The conversation", body = Conversation),
+        (status = 404, description = "Unknown conversation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn show(State(context): State<Ctx>, Path(id): Path<String>) -> Result<Json<Conversation>, ApiError> {
+    context.conversations.conversation(&id).await?.map(Json).ok_or(ApiError::NotFound { what: "conversation", id })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackBody {
+    pub message_id: String,
+    pub rating: Rating,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackReply {
+    pub message_id: String,
+    pub rating: Rating,
+}
+
+/// Longest feedback comment accepted, in characters.
+const MAX_COMMENT_CHARS: usize = 4000;
+
+/// Vote an answer up or down; a later vote replaces an earlier one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/feedback",
+    tag = "conversations",
+    request_body = FeedbackBody,
+    responses(
+        (status = 201, description = "Recorded", body = FeedbackReply),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown message", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Rating not up or down, or comment too long", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn feedback(State(context): State<Ctx>, Json(body): Json<FeedbackBody>) -> Result<(StatusCode, Json<FeedbackReply>), ApiError> {
+    if body.comment.as_deref().is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
+        return Err(ApiError::Invalid(format!("the comment is over {MAX_COMMENT_CHARS} characters")));
+    }
+    if !context.conversations.record_feedback(&body.message_id, body.rating, body.comment.as_deref()).await? {
+        return Err(ApiError::NotFound { what: "message", id: body.message_id });
+    }
+    Ok((StatusCode::CREATED, Json(FeedbackReply { message_id: body.message_id, rating: body.rating })))
+}

@@ -1,0 +1,157 @@
+//! `POST /api/v1/ask`: a question answered as JSON, or streamed as server-sent
+//! events when the client accepts `text/event-stream`.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use footnote_answer::{AnswerEvent, AskRequest, AskResponse};
+use serde::{Deserialize, Serialize};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use utoipa::ToSchema;
+
+use super::error::{Json, Problem};
+use super::{ApiError, Ctx, validate_question};
+
+/// Passages an API request may ask to rank at most.
+const MAX_TOP_K: usize = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskBody {
+    /// The question, at most 2,000 characters.
+    pub question: String,
+    /// Continue this conversation: the question is answered in its context.
+    pub conversation_id: Option<String>,
+    /// Passages to rank (1 to 100; default 10).
+    pub top_k: Option<usize>,
+    /// Only passages of these documents.
+    #[serde(default)]
+    pub documents: Vec<String>,
+}
+
+/// The answer object of `footnote ask --json`, with where it was stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AskReply {
+    pub conversation_id: String,
+    pub message_id: String,
+    pub question: String,
+    pub answer: footnote_answer::AnswerBody,
+    pub citations: Vec<footnote_answer::Citation>,
+    pub confidence: footnote_answer::Confidence,
+    pub timings_ms: footnote_answer::Timings,
+}
+
+impl AskReply {
+    fn new(conversation_id: String, message_id: String, response: AskResponse) -> Self {
+        AskReply {
+            conversation_id,
+            message_id,
+            question: response.question,
+            answer: response.answer,
+            citations: response.citations,
+            confidence: response.confidence,
+            timings_ms: response.timings_ms,
+        }
+    }
+}
+
+/// Answer a question with footnotes, or say the documents don't cover it.
+///
+/// With `Accept: text/event-stream` the answer streams as server-sent events:
+/// `sources` (`{"citations": [...]}`) first, then `text` (`{"text": "..."}`)
+/// once per sentence, then `done` with the whole reply; a failure after the
+/// stream began arrives as an `error` event with a problem object.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ask",
+    tag = "answers",
+    request_body = AskBody,
+    responses(
+        (status = 200, description = "The answer", body = AskReply, content_type = "application/json"),
+        (status = 200, description = "The answer as server-sent events", content_type = "text/event-stream"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown conversation", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or too long question, or a bad field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ask(State(context): State<Ctx>, headers: HeaderMap, Json(body): Json<AskBody>) -> Result<Response, ApiError> {
+    let question = validate_question(&body.question)?;
+    let top_k = match body.top_k {
+        Some(k) if !(1..=MAX_TOP_K).contains(&k) => {
+            return Err(ApiError::Invalid(format!("top_k must be between 1 and {MAX_TOP_K}, not {k}")));
+        }
+        k => k,
+    };
+    let (conversation_id, conversation) = context.conversation_for(body.conversation_id.as_deref()).await?;
+    let request = AskRequest { question, conversation, top_k, documents: body.documents };
+    if accepts_event_stream(&headers) {
+        return Ok(stream(context, conversation_id, request).into_response());
+    }
+    let response = context.answer(request, |_| {}).await?;
+    let message_id = context.conversations.add_message(&conversation_id, &response).await?;
+    Ok(Json(AskReply::new(conversation_id, message_id, response)).into_response())
+}
+
+/// Data of the `sources` event. Serialized straight from the answer (not
+/// through `serde_json::Value`), so scores read exactly as in `done`.
+#[derive(Serialize)]
+struct SourcesEvent<'a> {
+    citations: &'a [footnote_answer::Citation],
+}
+
+/// Data of each `text` event: the next sentence with its marker.
+#[derive(Serialize)]
+struct TextEvent<'a> {
+    text: &'a str,
+}
+
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().starts_with("text/event-stream")))
+}
+
+/// Streams the answer's events as they are produced; the exchange is stored
+/// before the final `done` event, so its ids are real.
+fn stream(context: Ctx, conversation_id: String, request: AskRequest) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(32);
+    tokio::spawn(async move {
+        let events = sender.clone();
+        let forward = move |event: AnswerEvent| {
+            let event = match event {
+                AnswerEvent::Sources(citations) => Event::default().event("sources").json_data(SourcesEvent { citations }),
+                AnswerEvent::Text(text) => Event::default().event("text").json_data(TextEvent { text }),
+                AnswerEvent::Done(_) => return,
+            };
+            // A client that went away stops receiving; the answer is still stored.
+            let _ = events.blocking_send(event.expect("events serialize"));
+        };
+        let result = match context.answer(request, forward).await {
+            Ok(response) => match context.conversations.add_message(&conversation_id, &response).await {
+                Ok(message_id) => Ok(AskReply::new(conversation_id, message_id, response)),
+                Err(e) => Err(ApiError::from(e)),
+            },
+            Err(e) => Err(e),
+        };
+        let last = match result {
+            Ok(reply) => Event::default().event("done").json_data(&reply),
+            Err(error) => {
+                if let ApiError::Internal(e) = &error {
+                    tracing::error!("streamed answer failed: {e:#}");
+                }
+                Event::default().event("error").json_data(error.problem())
+            }
+        };
+        let _ = sender.send(last.expect("events serialize")).await;
+    });
+    Sse::new(ReceiverStream::new(receiver).map(Ok)).keep_alive(KeepAlive::default())
+}

@@ -1,0 +1,39 @@
+//! `/healthz` (the process answers), `/readyz` (the index and the database
+//! work) and `/metrics` (Prometheus text).
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::error::{Json, Problem};
+use super::{ApiError, Ctx};
+
+#[utoipa::path(get, path = "/api/v1/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Index and database usable"),
+        (status = 503, description = "Not ready, and why", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(State(context): State<Ctx>) -> Result<Json<Value>, ApiError> {
+    context.conversations.ping().await.map_err(|e| ApiError::Unavailable(format!("the conversation database does not answer: {e}")))?;
+    let index = context.index().clone();
+    let documents = tokio::task::spawn_blocking(move || index.store().documents())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Unavailable(format!("the index cannot be read: {e}")))?;
+    Ok(Json(json!({ "status": "ready", "documents": documents.len() })))
+}
+
+#[utoipa::path(get, path = "/api/v1/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(context): State<Ctx>) -> impl IntoResponse {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], context.metrics.render())
+}

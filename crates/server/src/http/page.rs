@@ -1,0 +1,276 @@
+//! The web chat page: rendered on the server with askama (templates under
+//! `web/templates`), so it works without JavaScript; `web/assets/app.js`
+//! streams answers into it when JavaScript runs.
+
+use std::sync::LazyLock;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use footnote_answer::AskRequest;
+use serde::Deserialize;
+
+use super::{ApiError, Ctx, validate_question};
+use crate::conversations::{Message, Rating};
+
+/// Shown on an empty page; the first is the question new users try.
+const EXAMPLES: [&str; 3] = [
+    "Why did Tokayev call early elections?",
+    "What did the 2022 constitutional reform change?",
+    "Who succeeded Nazarbayev as president?",
+];
+
+/// The page's CSS and JavaScript, built into the binary.
+struct Asset {
+    body: &'static str,
+    content_type: &'static str,
+    /// Content hash: the page links `?v=<version>`, so the files can be cached for good.
+    version: String,
+}
+
+static CSS: LazyLock<Asset> = LazyLock::new(|| Asset::new(include_str!("../../../../web/assets/app.css"), "text/css; charset=utf-8"));
+static JS: LazyLock<Asset> = LazyLock::new(|| Asset::new(include_str!("../../../../web/assets/app.js"), "text/javascript; charset=utf-8"));
+
+impl Asset {
+    fn new(body: &'static str, content_type: &'static str) -> Self {
+        let version = blake3::hash(body.as_bytes()).to_hex()[..16].to_string();
+        Asset { body, content_type, version }
+    }
+}
+
+struct AssetVersions {
+    css: String,
+    js: String,
+}
+
+#[derive(Template)]
+#[template(path = "chat.html")]
+struct ChatPage {
+    assets: AssetVersions,
+    conversation_id: String,
+    messages: Vec<MessageView>,
+    examples: &'static [&'static str],
+    question: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "fragment.html")]
+struct MessageFragment {
+    message: MessageView,
+}
+
+/// A message as the templates show it.
+struct MessageView {
+    id: String,
+    question: String,
+    abstained: bool,
+    text: String,
+    sentences: Vec<SentenceView>,
+    sources: Vec<SourceView>,
+    voted_up: bool,
+    voted_down: bool,
+}
+
+struct SentenceView {
+    text: String,
+    markers: Vec<usize>,
+}
+
+struct SourceView {
+    n: usize,
+    title: String,
+    doc_id: String,
+    /// 1-based, as a reader counts.
+    position: usize,
+    /// Only http(s) links are shown as links.
+    url: Option<String>,
+    segments: Vec<Segment>,
+}
+
+/// A run of passage text, `used` when the answer quotes it.
+struct Segment {
+    text: String,
+    used: bool,
+}
+
+impl From<&Message> for MessageView {
+    fn from(message: &Message) -> Self {
+        let sources = message
+            .citations
+            .iter()
+            .map(|c| SourceView {
+                n: c.n,
+                title: c.title.clone(),
+                doc_id: c.doc_id.clone(),
+                position: c.position + 1,
+                url: c.source.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                segments: segments(&c.text, &c.highlights),
+            })
+            .collect();
+        MessageView {
+            id: message.id.clone(),
+            question: message.question.clone(),
+            abstained: message.answer.abstained,
+            text: message.answer.text.clone(),
+            sentences: message
+                .answer
+                .sentences
+                .iter()
+                .map(|s| SentenceView { text: s.text.clone(), markers: s.citations.clone() })
+                .collect(),
+            sources,
+            voted_up: message.feedback == Some(Rating::Up),
+            voted_down: message.feedback == Some(Rating::Down),
+        }
+    }
+}
+
+/// Splits a passage at the answer's highlights (character ranges).
+fn segments(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(start, end) in highlights {
+        let (start, end) = (start.min(chars.len()).max(at), end.min(chars.len()));
+        if start >= end {
+            continue;
+        }
+        if at < start {
+            out.push(Segment { text: chars[at..start].iter().collect(), used: false });
+        }
+        out.push(Segment { text: chars[start..end].iter().collect(), used: true });
+        at = end;
+    }
+    if at < chars.len() {
+        out.push(Segment { text: chars[at..].iter().collect(), used: false });
+    }
+    out
+}
+
+fn page(conversation_id: String, messages: &[Message], question: String, error: Option<String>) -> ChatPage {
+    ChatPage {
+        assets: AssetVersions { css: CSS.version.clone(), js: JS.version.clone() },
+        conversation_id,
+        messages: messages.iter().map(MessageView::from).collect(),
+        examples: &EXAMPLES,
+        question,
+        error,
+    }
+}
+
+fn render(template: &impl Template, status: StatusCode) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => ApiError::Internal(e.into()).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChatQuery {
+    /// The conversation to show.
+    c: Option<String>,
+}
+
+/// `GET /`: the chat, with the conversation `?c=<id>` when given.
+pub async fn chat(State(context): State<Ctx>, Query(query): Query<ChatQuery>) -> Result<Response, ApiError> {
+    let Some(id) = query.c.filter(|c| !c.is_empty()) else {
+        return Ok(render(&page(String::new(), &[], String::new(), None), StatusCode::OK));
+    };
+    match context.conversations.conversation(&id).await? {
+        Some(conversation) => Ok(render(&page(id, &conversation.messages, String::new(), None), StatusCode::OK)),
+        None => {
+            let error = "That conversation does not exist (any more). Ask a question to start a new one.".to_string();
+            Ok(render(&page(String::new(), &[], String::new(), Some(error)), StatusCode::NOT_FOUND))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AskForm {
+    question: String,
+    #[serde(default)]
+    conversation_id: String,
+}
+
+/// `POST /`: the page's form without JavaScript. The answer is stored and the
+/// browser is sent to the conversation (so a reload does not ask again).
+pub async fn ask_form(State(context): State<Ctx>, form: Result<Form<AskForm>, FormRejection>) -> Result<Response, ApiError> {
+    let Form(form) = form?;
+    let conversation_id = Some(form.conversation_id.as_str()).filter(|c| !c.is_empty());
+    let question = match validate_question(&form.question) {
+        Ok(question) => question,
+        Err(error) => {
+            let messages = match conversation_id {
+                Some(id) => context.conversations.conversation(id).await?.map(|c| c.messages).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let shown = page(form.conversation_id.clone(), &messages, form.question.clone(), Some(error.to_string()));
+            return Ok(render(&shown, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
+    let (conversation_id, conversation) = context.conversation_for(conversation_id).await?;
+    let response = context.answer(AskRequest { question, conversation, ..Default::default() }, |_| {}).await?;
+    let message_id = context.conversations.add_message(&conversation_id, &response).await?;
+    Ok(Redirect::to(&format!("/?c={conversation_id}#m-{message_id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FeedbackForm {
+    message_id: String,
+    rating: String,
+}
+
+/// `POST /feedback`: the thumbs without JavaScript.
+pub async fn feedback_form(State(context): State<Ctx>, form: Result<Form<FeedbackForm>, FormRejection>) -> Result<Response, ApiError> {
+    let Form(form) = form?;
+    let rating: Rating = form.rating.parse().map_err(ApiError::Invalid)?;
+    let Some((conversation_id, _)) = context.conversations.message(&form.message_id).await? else {
+        return Err(ApiError::NotFound { what: "message", id: form.message_id });
+    };
+    context.conversations.record_feedback(&form.message_id, rating, None).await?;
+    Ok(Redirect::to(&format!("/?c={conversation_id}#m-{}", form.message_id)).into_response())
+}
+
+/// `GET /messages/{id}`: one message as the page shows it, for the script to
+/// put in place of the streamed text once the answer is complete.
+pub async fn message_fragment(State(context): State<Ctx>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    match context.conversations.message(&id).await? {
+        Some((_, message)) => Ok(render(&MessageFragment { message: MessageView::from(&message) }, StatusCode::OK)),
+        None => Err(ApiError::NotFound { what: "message", id }),
+    }
+}
+
+/// `GET /assets/{name}`: cached for a year (the page's links carry the content
+/// hash, so a new build is fetched anew), with an ETag for revalidation.
+pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let asset = match name.as_str() {
+        "app.css" => &*CSS,
+        "app.js" => &*JS,
+        _ => return ApiError::NotFound { what: "asset", id: name }.into_response(),
+    };
+    let etag = format!("\"{}\"", asset.version);
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let mut response = (StatusCode::OK, asset.body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_split_the_passage_into_used_and_unused_runs() {
+        let runs = segments("Ab. Cd. Ef.", &[(4, 7)]);
+        let shown: Vec<(&str, bool)> = runs.iter().map(|s| (s.text.as_str(), s.used)).collect();
+        assert_eq!(shown, [("Ab. ", false), ("Cd.", true), (" Ef.", false)]);
+    }
+}

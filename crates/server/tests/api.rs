@@ -1,0 +1,421 @@
+//! The HTTP API over real HTTP: `footnote serve` on a random local port with a
+//! temporary data directory, the real model, Qdrant Edge and SQLite.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const TOKEN: &str = "test-admin-token";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A running `footnote serve`, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Server {
+        let model = std::env::var_os("FOOTNOTE_MODEL_DIR").expect("FOOTNOTE_MODEL_DIR must be set (scripts/test.sh sets it)");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_footnote"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("FOOTNOTE_DATA_DIR", data)
+            .env("FOOTNOTE_MODEL_DIR", model)
+            .env("FOOTNOTE_SEEDS", repo().join("seeds"))
+            .env_remove("FOOTNOTE_ADMIN_TOKEN")
+            .env_remove("FOOTNOTE_DATABASE_URL")
+            .env_remove("FOOTNOTE_RATE_LIMIT")
+            .env_remove("FOOTNOTE_CONFIG")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("footnote starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("footnote is serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then wait: the server finishes what is in flight and exits 0.
+    fn stop(mut self) {
+        terminate(&self.child);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "serve exited with {status}");
+        std::mem::forget(self);
+    }
+}
+
+fn terminate(child: &Child) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        terminate(&self.child);
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn post_json(server: &Server, path: &str, body: &Value) -> (StatusCode, Value) {
+    let response = client().post(server.url(path)).json(body).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_json(server: &Server, path: &str) -> (StatusCode, Value) {
+    let response = client().get(server.url(path)).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn assert_problem(status: StatusCode, body: &Value, expected: u16, detail_has: &str) {
+    assert_eq!(status.as_u16(), expected, "{body:#}");
+    assert_eq!(body["status"], expected, "{body:#}");
+    assert!(body["type"].as_str().unwrap().starts_with("urn:footnote:problem:"), "{body:#}");
+    assert!(body["title"].is_string());
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains(detail_has), "{detail:?} does not mention {detail_has:?}");
+}
+
+#[tokio::test]
+async fn ask_answers_with_footnotes_and_a_follow_up_keeps_the_conversation() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0"]);
+    let (status, first) = post_json(&server, "/api/v1/ask", &json!({ "question": "why did Tokayev call early elections?" })).await;
+    assert_eq!(status, StatusCode::OK, "{first:#}");
+    for key in ["question", "answer", "citations", "timings_ms", "conversation_id", "message_id"] {
+        assert!(!first[key].is_null(), "{key} missing: {first:#}");
+    }
+    assert_eq!(first["answer"]["abstained"], false);
+    assert!(first["answer"]["text"].as_str().unwrap().contains("[1]"));
+    let conversation = first["conversation_id"].as_str().unwrap();
+
+    let (status, follow_up) =
+        post_json(&server, "/api/v1/ask", &json!({ "question": "and in 2019?", "conversation_id": conversation })).await;
+    assert_eq!(status, StatusCode::OK, "{follow_up:#}");
+    assert_eq!(follow_up["conversation_id"], conversation);
+    let cited: String = follow_up["citations"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap()).collect();
+    assert!(cited.contains("2019"), "the follow-up lost its context: {follow_up:#}");
+
+    let (status, stored) = get_json(&server, &format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let messages = stored["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["question"], "why did Tokayev call early elections?");
+    assert_eq!(messages[0]["citations"], first["citations"], "citations are stored as shown");
+    assert_eq!(messages[1]["id"], follow_up["message_id"]);
+
+    // Feedback on an answer, a replaced vote, and its errors.
+    let message = first["message_id"].as_str().unwrap();
+    let (status, _) = post_json(&server, "/api/v1/feedback", &json!({ "message_id": message, "rating": "down" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = post_json(&server, "/api/v1/feedback", &json!({ "message_id": message, "rating": "up", "comment": "clear" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, stored) = get_json(&server, &format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!(stored["messages"][0]["feedback"], "up");
+    let (status, body) = post_json(&server, "/api/v1/feedback", &json!({ "message_id": message, "rating": "meh" })).await;
+    assert_problem(status, &body, 422, "rating");
+    let (status, body) = post_json(&server, "/api/v1/feedback", &json!({ "message_id": "nope", "rating": "up" })).await;
+    assert_problem(status, &body, 404, "nope");
+
+    // An out-of-scope question abstains without citations.
+    let (_, abstained) = post_json(&server, "/api/v1/ask", &json!({ "question": "What is the capital of France?" })).await;
+    assert_eq!(abstained["answer"]["abstained"], true);
+    assert!(abstained["citations"].as_array().unwrap().is_empty());
+}
+
+/// Parses a `text/event-stream` body into (event, data) pairs.
+fn server_sent_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .filter_map(|block| {
+            let mut name = "message".to_string();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = n.trim().to_string();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
+                }
+            }
+            (!data.is_empty()).then(|| (name, serde_json::from_str(&data).unwrap()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn streaming_sends_sources_then_text_then_the_whole_answer() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0"]);
+    let response = client()
+        .post(server.url("/api/v1/ask"))
+        .header("Accept", "text/event-stream")
+        .json(&json!({ "question": "why did Tokayev call early elections?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let events = server_sent_events(&response.text().await.unwrap());
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"sources"), "{names:?}");
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    assert!(names[1..names.len() - 1].iter().all(|n| *n == "text") && names.len() >= 3, "{names:?}");
+    let done = &events.last().unwrap().1;
+    let streamed: Vec<&str> = events.iter().filter(|(n, _)| n == "text").map(|(_, d)| d["text"].as_str().unwrap()).collect();
+    assert_eq!(streamed.join(" "), done["answer"]["text"].as_str().unwrap());
+    assert_eq!(events[0].1["citations"], done["citations"]);
+    // The streamed answer was stored under the ids it reports.
+    let (status, stored) = get_json(&server, &format!("/api/v1/conversations/{}", done["conversation_id"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["messages"][0]["id"], done["message_id"]);
+}
+
+#[tokio::test]
+async fn bad_requests_get_problems_that_name_the_problem() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN]);
+    let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "   " })).await;
+    assert_problem(status, &body, 422, "empty");
+    let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "why ".repeat(501) })).await;
+    assert_problem(status, &body, 422, "2000");
+    let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "why?", "top_k": 0 })).await;
+    assert_problem(status, &body, 422, "top_k");
+    let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "why?", "conversation_id": "missing-one" })).await;
+    assert_problem(status, &body, 404, "missing-one");
+    let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "text": "why?" })).await;
+    assert_problem(status, &body, 422, "question");
+
+    let raw = |body: &'static str, content_type: &'static str| {
+        client().post(server.url("/api/v1/ask")).header("content-type", content_type).body(body).send()
+    };
+    let response = raw("{\"question\": ", "application/json").await.unwrap();
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 400, "EOF");
+    let response = raw("question=why", "application/x-www-form-urlencoded").await.unwrap();
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 415, "application/json");
+    let big = format!("{{\"question\": \"{}\"}}", "a".repeat(1024 * 1024 + 10));
+    let response = client().post(server.url("/api/v1/ask")).header("content-type", "application/json").body(big).send().await.unwrap();
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 413, "limit");
+
+    let (status, body) = get_json(&server, "/api/v1/documents/no-such-doc.txt").await;
+    assert_problem(status, &body, 404, "no-such-doc.txt");
+    let (status, body) = get_json(&server, "/api/v1/conversations/nope").await;
+    assert_problem(status, &body, 404, "nope");
+    let (status, body) = get_json(&server, "/api/v1/search?k=3").await;
+    assert_problem(status, &body, 400, "q");
+
+    // Writes: no token → 401, a wrong one → 403.
+    let document = json!({ "title": "Note", "text": "A note." });
+    let response = client().post(server.url("/api/v1/documents")).json(&document).send().await.unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 401, "FOOTNOTE_ADMIN_TOKEN");
+    let response =
+        client().delete(server.url("/api/v1/documents/001_12cff05f749eef20.txt")).bearer_auth("wrong").send().await.unwrap();
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 403, "token");
+    // Nothing was lost.
+    let (_, documents) = get_json(&server, "/api/v1/documents").await;
+    assert_eq!(documents["documents"].as_array().unwrap().len(), 5);
+
+    // Every response carries a request id.
+    let response = client().get(server.url("/healthz")).send().await.unwrap();
+    assert!(!response.headers()["x-request-id"].is_empty());
+}
+
+#[tokio::test]
+async fn without_an_admin_token_writes_are_refused_and_clients_are_rate_limited() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "1"]);
+    let (status, body) = post_json(&server, "/api/v1/documents", &json!({ "title": "t", "text": "x" })).await;
+    assert_problem(status, &body, 403, "FOOTNOTE_ADMIN_TOKEN");
+    // One request per second with bursts of three: the fourth at once is refused.
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..6 {
+        let response = client().get(server.url("/api/v1/search?q=election&k=1")).send().await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        }
+        statuses.push(response.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(retry_after.is_some_and(|s| s >= 1), "{retry_after:?}");
+    // Health checks are never limited.
+    for _ in 0..5 {
+        assert_eq!(client().get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn documents_are_added_shown_asked_about_and_deleted() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN]);
+    let document = json!({
+        "title": "Aral Sea <script>alert(1)</script> notes",
+        "text": "The Aral Sea shrank after the rivers feeding it were diverted for cotton irrigation in the 1960s.\n\nThe Kok-Aral dam, finished in 2005, raised the level of the northern Small Aral Sea by several metres.\n\nSomeone pasted <script>alert('x')</script> into the margin of the report.",
+        "source": "https://example.org/aral",
+        "id": "aral-notes"
+    });
+    let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).json(&document).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["documents"], json!(["aral-notes"]));
+    assert_eq!(report["added"], 1);
+
+    let (status, shown) = get_json(&server, "/api/v1/documents/aral-notes").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["source"], "https://example.org/aral");
+    assert!(!shown["passages"].as_array().unwrap().is_empty());
+
+    let (_, answer) = post_json(&server, "/api/v1/ask", &json!({ "question": "What raised the level of the Small Aral Sea?" })).await;
+    assert_eq!(answer["citations"][0]["doc_id"], "aral-notes", "{answer:#}");
+    assert!(answer["answer"]["text"].as_str().unwrap().contains("Kok-Aral"));
+
+    // The page shows document text as text.
+    let page = client()
+        .post(server.url("/"))
+        .form(&[("question", "What raised the level of the Small Aral Sea?")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    let location = page.headers()["location"].to_str().unwrap().to_string();
+    let html = client().get(server.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"), "document text is not escaped");
+    assert!(!html.contains("<script>alert"), "document text reached the page as markup");
+
+    // A file upload, with its search hit.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::text("# Steppe eagles\n\nThe steppe eagle nests on the ground across the Kazakh steppe.\n")
+            .file_name("eagles.md"),
+    );
+    let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.text().await);
+    let (_, hits) = get_json(&server, "/api/v1/search?q=where%20do%20steppe%20eagles%20nest&k=2").await;
+    assert_eq!(hits["results"][0]["doc_id"], "eagles.md", "{hits:#}");
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(vec![0u8; 10]).file_name("scan.pdf"));
+    let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).multipart(form).send().await.unwrap();
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 415, ".pdf");
+
+    let response = client().delete(server.url("/api/v1/documents/aral-notes")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, _) = get_json(&server, "/api/v1/documents/aral-notes").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = client().delete(server.url("/api/v1/documents/aral-notes")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // Metrics count what happened.
+    let metrics = client().get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for name in ["http_requests_total", "http_request_duration_seconds", "footnote_answer_duration_seconds", "footnote_passages_indexed", "footnote_answers_total"] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    assert!(metrics.contains("route=\"/api/v1/ask\""), "{metrics}");
+}
+
+#[tokio::test]
+async fn asks_keep_being_answered_while_a_document_is_ingested() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN]);
+    let paragraphs: Vec<String> = (0..400)
+        .map(|i| format!("Report {i} on the regional budget of district {i}: spending on schools rose by {i} percent while roads took the rest of the money."))
+        .collect();
+    let document = json!({ "title": "District budgets", "text": paragraphs.join("\n\n") });
+    let ingest = {
+        let url = server.url("/api/v1/documents");
+        tokio::spawn(async move { client().post(url).bearer_auth(TOKEN).json(&document).send().await.unwrap().status() })
+    };
+    let mut asks = Vec::new();
+    for _ in 0..12 {
+        let url = server.url("/api/v1/ask");
+        asks.push(tokio::spawn(async move {
+            let response = client().post(url).json(&json!({ "question": "why did Tokayev call early elections?" })).send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body["answer"]["abstained"].clone())
+        }));
+    }
+    for ask in asks {
+        let (status, abstained) = ask.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(abstained, false);
+    }
+    assert_eq!(ingest.await.unwrap(), StatusCode::CREATED);
+    let (_, documents) = get_json(&server, "/api/v1/documents").await;
+    assert_eq!(documents["documents"].as_array().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn conversations_survive_a_restart_and_health_reports_ready() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0"]);
+    let (status, ready) = get_json(&server, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{ready:#}");
+    assert_eq!(ready["documents"], 5);
+    let (_, first) = post_json(&server, "/api/v1/ask", &json!({ "question": "Who succeeded Nazarbayev?" })).await;
+    let conversation = first["conversation_id"].as_str().unwrap().to_string();
+    server.stop();
+
+    let server = Server::start(data.path(), &["--rate-limit", "0"]);
+    let (status, stored) = get_json(&server, &format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored["messages"][0]["answer"], first["answer"]);
+    // Restarting did not ingest the seeds again.
+    let (_, documents) = get_json(&server, "/api/v1/documents").await;
+    assert_eq!(documents["documents"].as_array().unwrap().len(), 5);
+}
+
+/// Every route the OpenAPI document lists exists with its method, and answers
+/// with a status the document lists for it.
+#[tokio::test]
+async fn the_openapi_document_matches_the_routes() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN]);
+    let (status, doc) = get_json(&server, "/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10, "{paths:?}");
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().unwrap() {
+            let concrete = path.replace("{id}", "001_12cff05f749eef20.txt");
+            let url = server.url(&concrete);
+            let request = match method.as_str() {
+                "get" => client().get(url),
+                "post" => client().post(url).json(&json!({})),
+                "delete" => client().delete(url),
+                other => panic!("unexpected method {other}"),
+            };
+            let status = request.send().await.unwrap().status();
+            let documented: Vec<&String> = operation["responses"].as_object().unwrap().keys().collect();
+            assert!(documented.contains(&&status.as_u16().to_string()), "{method} {path} answered {status}, documented {documented:?}");
+        }
+    }
+}
