@@ -103,22 +103,26 @@ impl Answerer for ExtractiveAnswerer {
         let window = if wanted == Wanted::Reason { self.settings.candidate_passages + 2 } else { self.settings.candidate_passages };
         let passages = &passages[..passages.len().min(window)];
 
+        // Each candidate passage is analysed once, sentence by sentence; its
+        // terms are the union of its sentences' terms.
         let mut candidates: Vec<Candidate> = Vec::new();
+        let mut all_passage_terms: Vec<HashSet<u32>> = Vec::with_capacity(all_passages.len());
         for (p, hit) in passages.iter().enumerate() {
+            let mut passage_terms = HashSet::new();
             for span in sentence_spans(&hit.passage.text) {
-                // Headings and titles inside a passage are not statements to cite.
-                if !is_statement(&hit.passage.text[span.clone()]) {
-                    continue;
-                }
                 let terms = self.term_set(&hit.passage.text[span.clone()]);
-                candidates.push(Candidate { passage: p, span, terms, score: 0.0, completes: None });
+                passage_terms.extend(terms.iter().copied());
+                // Headings and titles inside a passage are not statements to cite.
+                if is_statement(&hit.passage.text[span.clone()]) {
+                    candidates.push(Candidate { passage: p, span, terms, score: 0.0, completes: None });
+                }
             }
+            all_passage_terms.push(passage_terms);
         }
+        all_passage_terms.extend(all_passages[passages.len()..].iter().map(|h| self.term_set(&h.passage.text)));
         let weights = term_weights(&query_terms, &own_terms, &candidates);
         let total_weight: f32 = weights.values().sum();
         let top_score = passages.first().map_or(1.0, |h| h.score.max(f32::EPSILON));
-        // Term sets of every ranked passage; the candidates are the first few.
-        let all_passage_terms: Vec<HashSet<u32>> = all_passages.iter().map(|h| self.term_set(&h.passage.text)).collect();
         let passage_terms = &all_passage_terms[..passages.len()];
         for c in &mut candidates {
             let text = &passages[c.passage].passage.text[c.span.clone()];

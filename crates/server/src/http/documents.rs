@@ -20,8 +20,7 @@ pub struct DocumentList {
 /// The indexed documents.
 #[utoipa::path(get, path = "/api/v1/documents", tag = "documents", responses((status = 200, body = DocumentList)))]
 pub async fn list(State(context): State<Ctx>) -> Result<Json<DocumentList>, ApiError> {
-    let index = context.index().clone();
-    let documents = tokio::task::spawn_blocking(move || index.store().documents()).await.map_err(|e| ApiError::Internal(e.into()))??;
+    let documents = context.with_index(|index| index.store().documents()).await??;
     Ok(Json(DocumentList { documents }))
 }
 
@@ -45,16 +44,15 @@ pub struct DocumentDetail {
     )
 )]
 pub async fn show(State(context): State<Ctx>, Path(id): Path<String>) -> Result<Json<DocumentDetail>, ApiError> {
-    let index = context.index().clone();
     let lookup = id.clone();
-    let found = tokio::task::spawn_blocking(move || -> footnote_index::Result<_> {
-        let Some(document) = index.store().documents()?.into_iter().find(|d| d.id == lookup) else {
-            return Ok(None);
-        };
-        Ok(Some(DocumentDetail { passages: index.store().passages(Some(&lookup))?, document }))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))??;
+    let found = context
+        .with_index(move |index| -> footnote_index::Result<_> {
+            let Some(document) = index.store().documents()?.into_iter().find(|d| d.id == lookup) else {
+                return Ok(None);
+            };
+            Ok(Some(DocumentDetail { passages: index.store().passages(Some(&lookup))?, document }))
+        })
+        .await??;
     found.map(Json).ok_or(ApiError::NotFound { what: "document", id })
 }
 
@@ -128,12 +126,9 @@ pub async fn create(State(context): State<Ctx>, _admin: Admin, request: Request)
     };
 
     let _one_at_a_time = context.ingest_lock.lock().await;
-    let index = context.index().clone();
     let root = staging.path().to_path_buf();
-    let report: IngestReport = tokio::task::spawn_blocking(move || Ingestor::new(&index).ingest(&[root], &Silent))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let report: IngestReport =
+        context.with_index(move |index| Ingestor::new(index).ingest(&[root], &Silent)).await?.map_err(|e| ApiError::Internal(e.into()))?;
     context.update_index_gauge();
     if let Some((path, reason)) = report.skipped.first() {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -245,11 +240,8 @@ fn slug(title: &str) -> String {
 )]
 pub async fn delete(State(context): State<Ctx>, _admin: Admin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let _one_at_a_time = context.ingest_lock.lock().await;
-    let index = context.index().clone();
     let target = id.clone();
-    let removed = tokio::task::spawn_blocking(move || index.delete_document(&target))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let removed = context.with_index(move |index| index.delete_document(&target)).await?;
     context.update_index_gauge();
     match removed {
         Ok(0) | Err(footnote_index::Error::DocumentNotFound(_)) => Err(ApiError::NotFound { what: "document", id }),

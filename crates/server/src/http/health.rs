@@ -25,10 +25,9 @@ pub async fn healthz() -> Json<Value> {
 )]
 pub async fn readyz(State(context): State<Ctx>) -> Result<Json<Value>, ApiError> {
     context.conversations.ping().await.map_err(|e| ApiError::Unavailable(format!("the conversation database does not answer: {e}")))?;
-    let index = context.index().clone();
-    let documents = tokio::task::spawn_blocking(move || index.store().documents())
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+    let documents = context
+        .with_index(|index| index.store().documents())
+        .await?
         .map_err(|e| ApiError::Unavailable(format!("the index cannot be read: {e}")))?;
     Ok(Json(json!({ "status": "ready", "documents": documents.len() })))
 }

@@ -106,6 +106,16 @@ impl AppContext {
         }
     }
 
+    /// Runs `work` on the index on a blocking thread: the embedding model and
+    /// Qdrant Edge are synchronous and must not stall the async workers.
+    pub async fn with_index<T: Send + 'static, E: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Index) -> Result<T, E> + Send + 'static,
+    ) -> Result<Result<T, E>, ApiError> {
+        let index = self.index().clone();
+        tokio::task::spawn_blocking(move || work(&index)).await.map_err(|e| ApiError::Internal(e.into()))
+    }
+
     /// Re-reads the number of indexed passages into the metrics.
     pub fn update_index_gauge(&self) {
         if let Ok(documents) = self.index().store().documents() {

@@ -45,10 +45,7 @@ pub async fn search(
     if !(1..=100).contains(&k) {
         return Err(ApiError::Invalid(format!("k must be between 1 and 100, not {k}")));
     }
-    let index = context.index().clone();
     let query = footnote_retrieval::Query::new(question.clone(), k);
-    let results = tokio::task::spawn_blocking(move || Retriever::new(&index).search(&query))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+    let results = context.with_index(move |index| Retriever::new(index).search(&query)).await??;
     Ok(Json(SearchReply { question, results }))
 }
