@@ -46,7 +46,8 @@ echo "## load: POST /api/v1/ask (the example question), wrk, 16 connections for 
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 load() {
   local data=$1 label=$2
-  $FOOTNOTE --data-dir "$data" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed > "$WORK/serve.out" &
+  shift 2
+  $FOOTNOTE --data-dir "$data" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed "$@" > "$WORK/serve.out" &
   local pid=$!
   until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
   local url
@@ -59,5 +60,6 @@ load() {
   kill -TERM "$pid" && wait "$pid"
 }
 load "$WORK/seeds" "seeds (123 passages)"
+load "$WORK/seeds" "seeds (123 passages), --question-sessions 2" --question-sessions 2
 $FOOTNOTE --data-dir "$WORK/seeds" ingest "$SQUAD/docs" >/dev/null
 load "$WORK/seeds" "seeds + squad2-dev (828 passages)"

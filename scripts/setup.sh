@@ -15,4 +15,6 @@ else
   echo "setup: no FOOTNOTE_MODEL_DIR; fastembed will download all-MiniLM-L6-v2 on first use" >&2
 fi
 
-cargo build --release --locked --bin footnote
+# scripts/test.sh skips this: its test build compiles the binary too, with the
+# features of the whole workspace, and building both ways would compile twice.
+[ -n "${FOOTNOTE_SETUP_NO_BUILD:-}" ] || cargo build --release --locked --bin footnote

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The test suite: unit tests, and integration tests with the real model, the real
-# Qdrant Edge engine and the seed documents.
+# The test suite: unit tests; integration tests with the real model, the real
+# Qdrant Edge engine, SQLite and the seed documents (the command line, and the
+# HTTP API over real HTTP); then the chat page in headless Chromium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-scripts/setup.sh
+FOOTNOTE_SETUP_NO_BUILD=1 scripts/setup.sh
 source scripts/env.sh
 if [ -z "${FOOTNOTE_MODEL_DIR:-}" ]; then
   echo "test: set FOOTNOTE_MODEL_DIR to a model directory (tests never download)" >&2

@@ -1,5 +1,5 @@
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
@@ -51,6 +51,10 @@ impl std::fmt::Display for ModelIdentity {
 /// tokenizer so that passages can be sized to fit the model.
 pub struct Embedder {
     model: Mutex<TextEmbedding>,
+    /// Single-threaded sessions for questions, when a server asked for them
+    /// ([`Embedder::add_question_sessions`]).
+    question_sessions: OnceLock<SessionPool>,
+    source: ModelSource,
     counter: tokenizers::Tokenizer,
     identity: ModelIdentity,
 }
@@ -64,12 +68,7 @@ impl std::fmt::Debug for Embedder {
 impl Embedder {
     pub fn load(source: &ModelSource) -> Result<Self> {
         check_onnx_runtime()?;
-        let (model, name) = match source {
-            ModelSource::Directory { path, onnx_file } => {
-                (load_directory(path, onnx_file)?, directory_model_name(path, onnx_file))
-            }
-            ModelSource::Hub { name } => load_hub(name)?,
-        };
+        let (model, name) = load(source, None)?;
         let mut counter = model.tokenizer.clone();
         counter
             .with_truncation(None)
@@ -77,6 +76,8 @@ impl Embedder {
         counter.with_padding(None);
         let mut embedder = Embedder {
             model: Mutex::new(model),
+            question_sessions: OnceLock::new(),
+            source: source.clone(),
             counter,
             identity: ModelIdentity { name, dimension: 0 },
         };
@@ -107,8 +108,25 @@ impl Embedder {
             .filter(|w| w.chars().all(|c| c.is_alphabetic()))
     }
 
+    /// Loads `count` more sessions of the model, one thread each, that embed
+    /// questions side by side. A server answering many short questions at once
+    /// gets more from them than from one multi-threaded session, whose idle
+    /// workers spin on the cores the other requests need (docs/benchmarks.md,
+    /// serving load). Each costs the model's size in memory.
+    pub fn add_question_sessions(&self, count: usize) -> Result<()> {
+        if count == 0 {
+            return Ok(());
+        }
+        let sessions = (0..count).map(|_| Ok(load(&self.source, Some(1))?.0)).collect::<Result<Vec<_>>>()?;
+        let _ = self.question_sessions.set(SessionPool { sessions: Mutex::new(sessions), freed: Condvar::new() });
+        Ok(())
+    }
+
     pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
-        let mut vectors = self.run(&[text])?;
+        let mut vectors = match self.question_sessions.get() {
+            Some(pool) => pool.embed(text)?,
+            None => self.run(&[text])?,
+        };
         vectors.pop().ok_or_else(|| Error::Embedding("model returned no vector".into()))
     }
 
@@ -128,9 +146,47 @@ impl Embedder {
 
     fn run(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let mut model = self.model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        model
-            .embed(texts, Some(texts.len().max(1)))
-            .map_err(|e| Error::Embedding(e.to_string()))
+        embed(&mut model, texts)
+    }
+}
+
+/// Sessions lent out one question at a time; a caller waits for the first
+/// one returned when all are busy.
+struct SessionPool {
+    sessions: Mutex<Vec<TextEmbedding>>,
+    freed: Condvar,
+}
+
+impl SessionPool {
+    fn embed(&self, text: &str) -> Result<Vec<Vec<f32>>> {
+        let mut model = {
+            let mut free = self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            loop {
+                if let Some(model) = free.pop() {
+                    break model;
+                }
+                free = self.freed.wait(free).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        };
+        let vectors = embed(&mut model, &[text]);
+        self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(model);
+        self.freed.notify_one();
+        vectors
+    }
+}
+
+fn embed(model: &mut TextEmbedding, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    model.embed(texts, Some(texts.len().max(1))).map_err(|e| Error::Embedding(e.to_string()))
+}
+
+/// The model and its name; `threads` limits ONNX Runtime's intra-op threads
+/// (all cores when `None`).
+fn load(source: &ModelSource, threads: Option<usize>) -> Result<(TextEmbedding, String)> {
+    match source {
+        ModelSource::Directory { path, onnx_file } => {
+            Ok((load_directory(path, onnx_file, threads)?, directory_model_name(path, onnx_file)))
+        }
+        ModelSource::Hub { name } => load_hub(name, threads),
     }
 }
 
@@ -149,7 +205,7 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>> {
     std::fs::read(&path).map_err(|e| Error::ModelNotFound { path, reason: e.to_string() })
 }
 
-fn load_directory(dir: &Path, onnx_file: &str) -> Result<TextEmbedding> {
+fn load_directory(dir: &Path, onnx_file: &str, threads: Option<usize>) -> Result<TextEmbedding> {
     let tokenizer_files = TokenizerFiles {
         tokenizer_file: read(dir, "tokenizer.json")?,
         config_file: read(dir, "config.json")?,
@@ -158,7 +214,10 @@ fn load_directory(dir: &Path, onnx_file: &str) -> Result<TextEmbedding> {
     };
     let model = UserDefinedEmbeddingModel::new(read(dir, onnx_file)?, tokenizer_files)
         .with_pooling(Pooling::Mean);
-    let options = InitOptionsUserDefined::new().with_max_length(MAX_WORD_PIECES);
+    let mut options = InitOptionsUserDefined::new().with_max_length(MAX_WORD_PIECES);
+    if let Some(threads) = threads {
+        options = options.with_intra_threads(threads);
+    }
     guard_panics(|| TextEmbedding::try_new_from_user_defined(model, options))
 }
 
@@ -178,7 +237,7 @@ fn directory_model_name(dir: &Path, onnx_file: &str) -> String {
 }
 
 #[cfg(feature = "download")]
-fn load_hub(name: &str) -> Result<(TextEmbedding, String)> {
+fn load_hub(name: &str, threads: Option<usize>) -> Result<(TextEmbedding, String)> {
     use fastembed::{EmbeddingModel, TextInitOptions};
     let model: EmbeddingModel = name.parse().map_err(Error::ModelLoad)?;
     let info = TextEmbedding::get_model_info(&model).map_err(|e| Error::ModelLoad(e.to_string()))?;
@@ -190,7 +249,10 @@ fn load_hub(name: &str) -> Result<(TextEmbedding, String)> {
         .unwrap_or(name)
         .trim_end_matches("-onnx")
         .to_string();
-    let options = TextInitOptions::new(model).with_show_download_progress(false);
+    let mut options = TextInitOptions::new(model).with_show_download_progress(false);
+    if let Some(threads) = threads {
+        options = options.with_intra_threads(threads);
+    }
     let model = guard_panics(|| TextEmbedding::try_new(options)).map_err(|e| {
         Error::ModelLoad(format!(
             "{e}; offline, set FOOTNOTE_MODEL_DIR to a model directory instead"
@@ -200,7 +262,7 @@ fn load_hub(name: &str) -> Result<(TextEmbedding, String)> {
 }
 
 #[cfg(not(feature = "download"))]
-fn load_hub(name: &str) -> Result<(TextEmbedding, String)> {
+fn load_hub(name: &str, _threads: Option<usize>) -> Result<(TextEmbedding, String)> {
     Err(Error::ModelLoad(format!(
         "this build cannot download {name}: set FOOTNOTE_MODEL_DIR to a model directory"
     )))

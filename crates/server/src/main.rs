@@ -81,6 +81,11 @@ struct ServeArgs {
     /// times as many; 0 turns the limit off.
     #[arg(long, env = "FOOTNOTE_RATE_LIMIT", default_value_t = 10)]
     rate_limit: u32,
+    /// Extra single-threaded model sessions that embed questions side by side:
+    /// more answers per second under load, each costing the model's size in
+    /// memory; 0 embeds every question on the shared session.
+    #[arg(long, env = "FOOTNOTE_QUESTION_SESSIONS", default_value_t = 0)]
+    question_sessions: usize,
     #[command(flatten)]
     answer: AnswerArgs,
 }
@@ -98,6 +103,7 @@ impl ServeArgs {
             seeds: (!self.no_seed).then(|| self.seeds.clone()),
             upload_limit: self.upload_limit,
             rate_limit: self.rate_limit,
+            question_sessions: self.question_sessions,
             answer: self.answer.settings(),
         }
     }

@@ -33,6 +33,7 @@ impl Server {
             .env_remove("FOOTNOTE_ADMIN_TOKEN")
             .env_remove("FOOTNOTE_DATABASE_URL")
             .env_remove("FOOTNOTE_RATE_LIMIT")
+            .env_remove("FOOTNOTE_QUESTION_SESSIONS")
             .env_remove("FOOTNOTE_CONFIG")
             .stdout(Stdio::piped())
             .spawn()
@@ -344,7 +345,8 @@ async fn documents_are_added_shown_asked_about_and_deleted() {
 #[tokio::test]
 async fn asks_keep_being_answered_while_a_document_is_ingested() {
     let data = TempDir::new().unwrap();
-    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN]);
+    // Two question sessions: concurrent asks share them while ingestion uses the main one.
+    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN, "--question-sessions", "2"]);
     let paragraphs: Vec<String> = (0..400)
         .map(|i| format!("Report {i} on the regional budget of district {i}: spending on schools rose by {i} percent while roads took the rest of the money."))
         .collect();

@@ -53,6 +53,8 @@ pub struct ServeOptions {
     pub upload_limit: usize,
     /// Requests per second each client may make to the API; 0 turns the limit off.
     pub rate_limit: u32,
+    /// Single-threaded model sessions that embed questions side by side.
+    pub question_sessions: usize,
     pub answer: ExtractiveSettings,
 }
 
@@ -144,6 +146,11 @@ pub fn validate_question(question: &str) -> Result<String, ApiError> {
 /// flight finish and closes the index and the database cleanly.
 pub async fn serve(index: Index, options: ServeOptions) -> anyhow::Result<()> {
     let index = Arc::new(index);
+    if options.question_sessions > 0 {
+        let sessions = index.clone();
+        let count = options.question_sessions;
+        tokio::task::spawn_blocking(move || sessions.embedder().add_question_sessions(count)).await??;
+    }
     if let Some(seeds) = &options.seeds {
         seed_empty_index(&index, seeds).await?;
     }
