@@ -94,8 +94,7 @@ pub async fn ask(State(context): State<Ctx>, headers: HeaderMap, Json(body): Jso
     if accepts_event_stream(&headers) {
         return Ok(stream(context, conversation_id, request).into_response());
     }
-    let response = context.answer(request, |_| {}).await?;
-    let message_id = context.conversations.add_message(&conversation_id, &response).await?;
+    let (message_id, response) = context.ask(&conversation_id, request, |_| {}).await?;
     Ok(Json(AskReply::new(conversation_id, message_id, response)).into_response())
 }
 
@@ -135,15 +134,8 @@ fn stream(context: Ctx, conversation_id: String, request: AskRequest) -> Sse<imp
             // A client that went away stops receiving; the answer is still stored.
             let _ = events.blocking_send(event.expect("events serialize"));
         };
-        let result = match context.answer(request, forward).await {
-            Ok(response) => match context.conversations.add_message(&conversation_id, &response).await {
-                Ok(message_id) => Ok(AskReply::new(conversation_id, message_id, response)),
-                Err(e) => Err(ApiError::from(e)),
-            },
-            Err(e) => Err(e),
-        };
-        let last = match result {
-            Ok(reply) => Event::default().event("done").json_data(&reply),
+        let last = match context.ask(&conversation_id, request, forward).await {
+            Ok((message_id, response)) => Event::default().event("done").json_data(AskReply::new(conversation_id, message_id, response)),
             Err(error) => {
                 if let ApiError::Internal(e) = &error {
                     tracing::error!("streamed answer failed: {e:#}");

@@ -77,9 +77,23 @@ impl AppContext {
         self.asker.index()
     }
 
+    /// Answers a question of a conversation and stores the exchange; returns
+    /// the stored message's id with the answer. The answer's events are passed
+    /// on as they come, for streaming.
+    pub async fn ask(
+        &self,
+        conversation_id: &str,
+        request: AskRequest,
+        events: impl FnMut(AnswerEvent) + Send + 'static,
+    ) -> Result<(String, AskResponse), ApiError> {
+        let response = self.answer(request, events).await?;
+        let message_id = self.conversations.add_message(conversation_id, &response).await?;
+        Ok((message_id, response))
+    }
+
     /// Answers a question on a blocking thread, passing the answer's events on
     /// as they come, and records the answer metrics.
-    pub async fn answer(
+    async fn answer(
         &self,
         request: AskRequest,
         mut events: impl FnMut(AnswerEvent) + Send + 'static,

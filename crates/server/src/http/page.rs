@@ -212,8 +212,8 @@ pub async fn ask_form(State(context): State<Ctx>, form: Result<Form<AskForm>, Fo
         }
     };
     let (conversation_id, conversation) = context.conversation_for(conversation_id).await?;
-    let response = context.answer(AskRequest { question, conversation, ..Default::default() }, |_| {}).await?;
-    let message_id = context.conversations.add_message(&conversation_id, &response).await?;
+    let request = AskRequest { question, conversation, ..Default::default() };
+    let (message_id, _) = context.ask(&conversation_id, request, |_| {}).await?;
     Ok(Redirect::to(&format!("/?c={conversation_id}#m-{message_id}")).into_response())
 }
 
