@@ -194,10 +194,23 @@ impl<'a> Ingestor<'a> {
     }
 }
 
+/// Characters of a title the dense model reads with each passage: enough for
+/// any real title, while a runaway one (a whole paragraph taken for a title)
+/// cannot fill the model's window and push the passage itself out of it.
+const EMBEDDED_TITLE_CHARS: usize = 200;
+
 /// What the dense model reads for a passage: the passage under its document's
 /// title, so that a passage that never names its subject is still found by it.
 fn embedding_text(title: &str, passage: &str) -> String {
-    if passage.starts_with(title) { passage.to_string() } else { format!("{title}\n\n{passage}") }
+    if passage.starts_with(title) {
+        return passage.to_string();
+    }
+    let title = match title.char_indices().nth(EMBEDDED_TITLE_CHARS) {
+        // Cut at the last word boundary inside the limit.
+        Some((end, _)) => title[..end].rsplit_once(' ').map_or(&title[..end], |(head, _)| head),
+        None => title,
+    };
+    format!("{title}\n\n{passage}")
 }
 
 fn looks_like_title(paragraph: &str) -> bool {
@@ -215,4 +228,20 @@ fn content_hash(title: &str, source: Option<&str>, date: Option<&str>, passages:
         hasher.update(&[0]);
     }
     hasher.finalize().to_hex()[..32].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_title_leads_the_passage_unless_it_runs_away() {
+        assert_eq!(embedding_text("Elections", "Voters went to the polls."), "Elections\n\nVoters went to the polls.");
+        assert_eq!(embedding_text("Elections", "Elections in 2019 were early."), "Elections in 2019 were early.");
+        let runaway = embedding_text(&"overlong title words ".repeat(100), "The passage.");
+        let (title, passage) = runaway.split_once("\n\n").unwrap();
+        assert_eq!(passage, "The passage.");
+        assert!(title.split(' ').all(|word| ["overlong", "title", "words"].contains(&word)), "cut inside a word: {title:?}");
+        assert!(runaway.chars().count() <= EMBEDDED_TITLE_CHARS + "\n\nThe passage.".len());
+    }
 }

@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Command, CommandFactory, FromArgMatches};
 
 /// Settings whose values `footnote config` does not print.
-const SECRETS: [&str; 1] = ["admin_token"];
+const SECRETS: [&str; 4] = ["admin_token", "slack_signing_secret", "slack_bot_token", "slack_app_token"];
 
 /// The parsed command line, and which settings the config file supplied.
 pub struct Parsed<C> {

@@ -197,6 +197,41 @@ impl Conversations {
     }
 }
 
+/// The Slack adapter's records: threads as conversations, and deliveries
+/// already taken.
+impl Conversations {
+    /// The conversation a Slack thread belongs to, if it has one.
+    pub async fn slack_thread(&self, channel: &str, thread_ts: &str) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar("SELECT conversation_id FROM slack_threads WHERE channel = ? AND thread_ts = ?")
+            .bind(channel)
+            .bind(thread_ts)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Makes a thread belong to a (stored) conversation; a thread keeps the
+    /// first conversation it was given.
+    pub async fn link_slack_thread(&self, channel: &str, thread_ts: &str, conversation_id: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO slack_threads (channel, thread_ts, conversation_id) VALUES (?, ?, ?)")
+            .bind(channel)
+            .bind(thread_ts)
+            .bind(conversation_id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// True the first time `key` is seen, false for every repeat. Keys older
+    /// than a day are forgotten: Slack stops retrying long before.
+    pub async fn first_slack_delivery(&self, key: &str) -> sqlx::Result<bool> {
+        sqlx::query("DELETE FROM slack_deliveries WHERE received_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')")
+            .execute(&self.pool)
+            .await?;
+        let result = sqlx::query("INSERT OR IGNORE INTO slack_deliveries (key) VALUES (?)").bind(key).execute(&self.pool).await?;
+        Ok(result.rows_affected() == 1)
+    }
+}
+
 fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Message> {
     let json: String = row.try_get(3)?;
     let stored: StoredAnswer = serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;

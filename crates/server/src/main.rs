@@ -5,7 +5,8 @@
 //! question to [`footnote_answer::Asker::ask`]: passages are ranked by
 //! [`footnote_retrieval::Retriever`] and the answer is composed from them by
 //! [`footnote_answer::ExtractiveAnswerer`]. `footnote serve` ([`http::serve`])
-//! takes the same path for every question of the web page and the API.
+//! takes the same path for every question of the web page, the API and the
+//! Slack bot ([`slack`]).
 
 mod commands;
 mod config;
@@ -13,6 +14,7 @@ mod conversations;
 mod eval;
 mod http;
 mod progress;
+mod slack;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,7 +89,42 @@ struct ServeArgs {
     #[arg(long, env = "FOOTNOTE_QUESTION_SESSIONS", default_value_t = 0)]
     question_sessions: usize,
     #[command(flatten)]
+    slack: SlackArgs,
+    #[command(flatten)]
     answer: AnswerArgs,
+}
+
+/// The Slack bot; off unless its tokens are set.
+#[derive(Debug, Clone, Args)]
+struct SlackArgs {
+    /// The Slack app's signing secret: mounts /slack/events, /slack/commands
+    /// and /slack/interactions and verifies every request to them.
+    #[arg(long, env = "SLACK_SIGNING_SECRET", hide_env_values = true)]
+    slack_signing_secret: Option<String>,
+    /// The bot token (xoxb-…) answers are posted with.
+    #[arg(long, env = "SLACK_BOT_TOKEN", hide_env_values = true)]
+    slack_bot_token: Option<String>,
+    /// An app-level token (xapp-…): receive events over Socket Mode, no public URL needed.
+    #[arg(long, env = "SLACK_APP_TOKEN", hide_env_values = true)]
+    slack_app_token: Option<String>,
+    /// The Slack Web API base URL.
+    #[arg(long, env = "SLACK_API_URL", default_value = "https://slack.com/api/")]
+    slack_api_url: String,
+    /// The slash command the bot answers.
+    #[arg(long, env = "SLACK_COMMAND", default_value = "/ask")]
+    slack_command: String,
+}
+
+impl SlackArgs {
+    fn settings(&self) -> slack::SlackSettings {
+        slack::SlackSettings {
+            signing_secret: self.slack_signing_secret.clone(),
+            bot_token: self.slack_bot_token.clone(),
+            app_token: self.slack_app_token.clone(),
+            api_url: self.slack_api_url.clone(),
+            command: self.slack_command.clone(),
+        }
+    }
 }
 
 impl ServeArgs {
@@ -105,6 +142,7 @@ impl ServeArgs {
             rate_limit: self.rate_limit,
             question_sessions: self.question_sessions,
             answer: self.answer.settings(),
+            slack: self.slack.settings(),
         }
     }
 }

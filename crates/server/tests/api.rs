@@ -1,84 +1,14 @@
 //! The HTTP API over real HTTP: `footnote serve` on a random local port with a
 //! temporary data directory, the real model, Qdrant Edge and SQLite.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use common::{Server, client};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const TOKEN: &str = "test-admin-token";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A running `footnote serve`, stopped with SIGTERM when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data: &Path, extra: &[&str]) -> Server {
-        let model = std::env::var_os("FOOTNOTE_MODEL_DIR").expect("FOOTNOTE_MODEL_DIR must be set (scripts/test.sh sets it)");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_footnote"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .env("FOOTNOTE_DATA_DIR", data)
-            .env("FOOTNOTE_MODEL_DIR", model)
-            .env("FOOTNOTE_SEEDS", repo().join("seeds"))
-            .env_remove("FOOTNOTE_ADMIN_TOKEN")
-            .env_remove("FOOTNOTE_DATABASE_URL")
-            .env_remove("FOOTNOTE_RATE_LIMIT")
-            .env_remove("FOOTNOTE_QUESTION_SESSIONS")
-            .env_remove("FOOTNOTE_CONFIG")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("footnote starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("footnote is serving on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .trim_end_matches('/')
-            .to_string();
-        Server { child, base }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// SIGTERM, then wait: the server finishes what is in flight and exits 0.
-    fn stop(mut self) {
-        terminate(&self.child);
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "serve exited with {status}");
-        std::mem::forget(self);
-    }
-}
-
-fn terminate(child: &Child) {
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        terminate(&self.child);
-        let _ = self.child.wait();
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
 
 async fn post_json(server: &Server, path: &str, body: &Value) -> (StatusCode, Value) {
     let response = client().post(server.url(path)).json(body).send().await.unwrap();

@@ -32,6 +32,8 @@ pub enum ApiError {
     WritesDisabled,
     #[error("too many requests from this client; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    #[error("the request is not signed by Slack: {0}")]
+    BadSignature(#[from] crate::slack::SignatureError),
     #[error("{0}")]
     Unavailable(String),
     #[error("the server failed to handle the request")]
@@ -64,6 +66,7 @@ impl ApiError {
             WrongToken => (StatusCode::FORBIDDEN, "wrong-token", "Not allowed"),
             WritesDisabled => (StatusCode::FORBIDDEN, "writes-disabled", "Document changes are turned off"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad-signature", "Not signed by Slack"),
             Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Not ready"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }

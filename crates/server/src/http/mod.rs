@@ -35,6 +35,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::conversations::Conversations;
+use crate::slack::SlackSettings;
 pub use error::ApiError;
 
 /// JSON bodies larger than this are refused (413).
@@ -56,6 +57,7 @@ pub struct ServeOptions {
     /// Single-threaded model sessions that embed questions side by side.
     pub question_sessions: usize,
     pub answer: ExtractiveSettings,
+    pub slack: SlackSettings,
 }
 
 /// Shared state of every request.
@@ -159,6 +161,8 @@ pub fn validate_question(question: &str) -> Result<String, ApiError> {
 /// Opens everything, serves until SIGINT or SIGTERM, then lets requests in
 /// flight finish and closes the index and the database cleanly.
 pub async fn serve(index: Index, options: ServeOptions) -> anyhow::Result<()> {
+    // Settings are checked before anything slow starts.
+    options.slack.check()?;
     let index = Arc::new(index);
     if options.question_sessions > 0 {
         let sessions = index.clone();
@@ -188,6 +192,7 @@ pub async fn serve(index: Index, options: ServeOptions) -> anyhow::Result<()> {
         limiter,
     });
     context.update_index_gauge();
+    let slack = crate::slack::start(context.clone(), options.slack)?;
 
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
@@ -195,7 +200,7 @@ pub async fn serve(index: Index, options: ServeOptions) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("footnote is serving on http://{address}/");
     tracing::info!("listening on {address}");
-    axum::serve(listener, router(context.clone()).into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(listener, router(context.clone(), slack).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
 
@@ -224,7 +229,8 @@ async fn seed_empty_index(index: &Arc<Index>, seeds: &std::path::Path) -> anyhow
     Ok(())
 }
 
-fn router(context: Ctx) -> Router {
+/// The routes; Slack's are there only when Slack is configured.
+fn router(context: Ctx, slack: Option<Router<Ctx>>) -> Router {
     let api = Router::new()
         .route("/ask", post(ask::ask))
         .route("/search", get(search::search))
@@ -252,6 +258,7 @@ fn router(context: Ctx) -> Router {
         .nest("/api/v1", api.merge(health.clone()))
         .merge(health)
         .merge(page)
+        .merge(slack.unwrap_or_default())
         .fallback(|| async { ApiError::NotFound { what: "route", id: "this path".into() } })
         .layer(middleware::from_fn(track_requests))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -1,0 +1,91 @@
+//! What the HTTP tests share: `footnote serve` started on a random local port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A running `footnote serve`, stopped with SIGTERM when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(data, extra, &[])
+    }
+
+    /// Starts with extra environment variables; everything else that could
+    /// leak in from the caller's environment is removed.
+    pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let model = std::env::var_os("FOOTNOTE_MODEL_DIR").expect("FOOTNOTE_MODEL_DIR must be set (scripts/test.sh sets it)");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_footnote"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("FOOTNOTE_DATA_DIR", data)
+            .env("FOOTNOTE_MODEL_DIR", model)
+            .env("FOOTNOTE_SEEDS", repo().join("seeds"))
+            .env_remove("FOOTNOTE_ADMIN_TOKEN")
+            .env_remove("FOOTNOTE_DATABASE_URL")
+            .env_remove("FOOTNOTE_RATE_LIMIT")
+            .env_remove("FOOTNOTE_QUESTION_SESSIONS")
+            .env_remove("FOOTNOTE_CONFIG")
+            .env_remove("SLACK_SIGNING_SECRET")
+            .env_remove("SLACK_BOT_TOKEN")
+            .env_remove("SLACK_APP_TOKEN")
+            .env_remove("SLACK_API_URL")
+            .env_remove("SLACK_COMMAND")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("footnote starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("footnote is serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, base }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then wait: the server finishes what is in flight and exits 0.
+    pub fn stop(mut self) {
+        terminate(&self.child);
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "serve exited with {status}");
+        std::mem::forget(self);
+    }
+}
+
+fn terminate(child: &Child) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        terminate(&self.child);
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    // The server's reqwest runs rustls without a default provider (ring is chosen
+    // explicitly, not aws-lc), and the tests share that build.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
