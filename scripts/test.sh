@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test suite: unit tests; integration tests with the real model, the real
 # Qdrant Edge engine, SQLite and the seed documents (the command line, and the
-# HTTP API over real HTTP); then the chat page in headless Chromium.
+# HTTP API over real HTTP, the Slack bot against a Slack stand-in, the
+# conversation store on SQLite and PostgreSQL); then the chat page in headless
+# Chromium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FOOTNOTE_SETUP_NO_BUILD=1 scripts/setup.sh
@@ -9,6 +11,11 @@ source scripts/env.sh
 if [ -z "${FOOTNOTE_MODEL_DIR:-}" ]; then
   echo "test: set FOOTNOTE_MODEL_DIR to a model directory (tests never download)" >&2
   exit 1
+fi
+# The conversation store is tested on PostgreSQL too: Debian's server on loopback.
+if [ -z "${FOOTNOTE_TEST_POSTGRES_URL:-}" ]; then
+  FOOTNOTE_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
+  export FOOTNOTE_TEST_POSTGRES_URL
 fi
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release --locked --workspace --no-fail-fast

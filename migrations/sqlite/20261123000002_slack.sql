@@ -11,6 +11,7 @@ CREATE TABLE slack_threads (
 -- and duplicate deliveries are answered once, also across a restart.
 CREATE TABLE slack_deliveries (
     key         TEXT PRIMARY KEY NOT NULL,
-    received_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    -- Unix seconds.
+    received_at INTEGER NOT NULL
 );
 CREATE INDEX slack_deliveries_received_at ON slack_deliveries (received_at);

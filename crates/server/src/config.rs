@@ -115,7 +115,7 @@ pub fn describe(matches: &ArgMatches, command: &Command, from_file: &HashSet<Str
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
-fn mask_url_password(value: &str) -> String {
+pub(crate) fn mask_url_password(value: &str) -> String {
     if let Some((scheme, rest)) = value.split_once("://")
         && let Some((credentials, host)) = rest.split_once('@')
         && let Some((user, _)) = credentials.split_once(':')

@@ -1,4 +1,9 @@
-//! Conversations, their messages and feedback, kept in SQLite through sqlx.
+//! Conversations, their messages and feedback, kept through sqlx in SQLite
+//! (the embedded default) or PostgreSQL (several instances sharing one store).
+//!
+//! Both databases get the same schema from their own migrations
+//! (`migrations/sqlite`, `migrations/postgres`) and the same SQL text: `$n`
+//! parameters and `ON CONFLICT`, which both understand.
 //!
 //! A message stores the answer exactly as it was shown (sentences, citations
 //! with their passage text, timings), so an old conversation reads the same
@@ -9,14 +14,31 @@ use std::time::Duration;
 
 use footnote_answer::{AnswerBody, AskResponse, Citation, Confidence, Timings, Turn};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use utoipa::ToSchema;
 
 /// The conversation store.
 #[derive(Debug, Clone)]
 pub struct Conversations {
-    pool: SqlitePool,
+    pool: Pool,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store has; the body
+/// is compiled once per database.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
 }
 
 /// A stored question and its answer.
@@ -77,11 +99,33 @@ struct StoredAnswer {
     timings_ms: Timings,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The columns a [`Message`] is read from, in order.
+type MessageRow = (String, i64, String, String, String, Option<String>);
 
 impl Conversations {
-    /// Opens (creating when missing) the database at `url` and applies the migrations.
+    /// Opens the database at `url` (`sqlite:` or `postgres://`), creating a
+    /// SQLite file when missing, and applies the migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(Self::open_postgres(url).await?)
+        } else if url.starts_with("sqlite:") {
+            Pool::Sqlite(Self::open_sqlite(url).await?)
+        } else {
+            anyhow::bail!("FOOTNOTE_DATABASE_URL must start with sqlite: or postgres://, not {:?}", redact(url));
+        };
+        let store = Conversations { pool };
+        let migrated = match &store.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        };
+        migrated.map_err(|e| anyhow::anyhow!("cannot migrate the conversation database {}: {e}", redact(url)))?;
+        Ok(store)
+    }
+
+    async fn open_sqlite(url: &str) -> anyhow::Result<SqlitePool> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("FOOTNOTE_DATABASE_URL {url:?} is not a SQLite URL: {e}"))?
             .create_if_missing(true)
@@ -91,35 +135,41 @@ impl Conversations {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
+        SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the conversation database {url}: {e}"))?;
-        MIGRATOR.run(&pool).await.map_err(|e| anyhow::anyhow!("cannot migrate the conversation database {url}: {e}"))?;
-        Ok(Conversations { pool })
+            .map_err(|e| anyhow::anyhow!("cannot open the conversation database {url}: {e}"))
+    }
+
+    async fn open_postgres(url: &str) -> anyhow::Result<PgPool> {
+        PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to the conversation database {}: {e}", redact(url)))
     }
 
     pub async fn ping(&self) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(self, |pool| pool.close().await)
     }
 
     pub async fn exists(&self, id: &str) -> sqlx::Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM conversations WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.is_some())
+        let sql = "SELECT id FROM conversations WHERE id = $1";
+        let found: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await)?;
+        Ok(found.is_some())
     }
 
     /// Earlier exchanges, oldest first, as context for a follow-up.
     pub async fn turns(&self, id: &str) -> sqlx::Result<Vec<Turn>> {
-        let rows = sqlx::query("SELECT question, answer_text FROM messages WHERE conversation_id = ? ORDER BY position")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|row| Turn { question: row.get(0), answer: row.get(1) }).collect())
+        let sql = "SELECT question, answer_text FROM messages WHERE conversation_id = $1 ORDER BY position";
+        let rows: Vec<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|(question, answer)| Turn { question, answer }).collect())
     }
 
     /// Appends an answered question to a conversation, creating the
@@ -133,67 +183,75 @@ impl Conversations {
             timings_ms: response.timings_ms,
         };
         let json = serde_json::to_string(&stored).expect("answers serialize");
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT OR IGNORE INTO conversations (id) VALUES (?)").bind(conversation_id).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO messages (id, conversation_id, position, question, answer_text, abstained, response)
-             SELECT ?1, ?2, COALESCE(MAX(position) + 1, 0), ?3, ?4, ?5, ?6 FROM messages WHERE conversation_id = ?2",
-        )
-        .bind(&id)
-        .bind(conversation_id)
-        .bind(&response.question)
-        .bind(&response.answer.text)
-        .bind(response.answer.abstained)
-        .bind(json)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(id)
+        let create = "INSERT INTO conversations (id) VALUES ($1) ON CONFLICT DO NOTHING";
+        let append = "INSERT INTO messages (id, conversation_id, position, question, answer_text, abstained, response)
+             SELECT $1, $2, COALESCE(MAX(position) + 1, 0), $3, $4, $5, $6 FROM messages WHERE conversation_id = $2";
+        // Two instances may append to one conversation at the same moment; the
+        // loser of the race for a position takes the next one.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = on_pool!(self, |pool| {
+                async {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query(create).bind(conversation_id).execute(&mut *tx).await?;
+                    sqlx::query(append)
+                        .bind(&id)
+                        .bind(conversation_id)
+                        .bind(&response.question)
+                        .bind(&response.answer.text)
+                        .bind(response.answer.abstained)
+                        .bind(&json)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                }
+                .await
+            });
+            match result {
+                Err(sqlx::Error::Database(error)) if error.is_unique_violation() && attempt < 5 => continue,
+                result => return result.map(|_| id),
+            }
+        }
     }
 
     pub async fn conversation(&self, id: &str) -> sqlx::Result<Option<Conversation>> {
-        let Some(row) = sqlx::query("SELECT id, created_at FROM conversations WHERE id = ?").bind(id).fetch_optional(&self.pool).await?
-        else {
+        let sql = "SELECT id, created_at FROM conversations WHERE id = $1";
+        let found: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        let Some((id, created_at)) = found else {
             return Ok(None);
         };
-        let rows = sqlx::query(
-            "SELECT m.id, m.position, m.question, m.response, m.created_at, f.rating
+        let sql = "SELECT m.id, m.position, m.question, m.response, m.created_at, f.rating
              FROM messages m LEFT JOIN feedback f ON f.message_id = m.id
-             WHERE m.conversation_id = ? ORDER BY m.position",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
-        let messages = rows.iter().map(message_from_row).collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Some(Conversation { id: row.get(0), created_at: row.get(1), messages }))
+             WHERE m.conversation_id = $1 ORDER BY m.position";
+        let rows: Vec<MessageRow> = on_pool!(self, |pool| sqlx::query_as(sql).bind(&id).fetch_all(pool).await)?;
+        let messages = rows.into_iter().map(message_from_row).collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Some(Conversation { id, created_at, messages }))
     }
 
     /// One message and the conversation it belongs to.
     pub async fn message(&self, id: &str) -> sqlx::Result<Option<(String, Message)>> {
-        let row = sqlx::query(
-            "SELECT m.id, m.position, m.question, m.response, m.created_at, f.rating, m.conversation_id
-             FROM messages m LEFT JOIN feedback f ON f.message_id = m.id WHERE m.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| Ok((row.get(6), message_from_row(&row)?))).transpose()
+        let sql = "SELECT m.conversation_id, m.id, m.position, m.question, m.response, m.created_at, f.rating
+             FROM messages m LEFT JOIN feedback f ON f.message_id = m.id WHERE m.id = $1";
+        type Row = (String, String, i64, String, String, String, Option<String>);
+        let found: Option<Row> = on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        found
+            .map(|(conversation, id, position, question, response, created_at, rating)| {
+                Ok((conversation, message_from_row((id, position, question, response, created_at, rating))?))
+            })
+            .transpose()
     }
 
     /// Records a vote on a message, replacing an earlier one. False when there
     /// is no such message.
     pub async fn record_feedback(&self, message_id: &str, rating: Rating, comment: Option<&str>) -> sqlx::Result<bool> {
-        let result = sqlx::query(
-            "INSERT INTO feedback (message_id, rating, comment) SELECT id, ?2, ?3 FROM messages WHERE id = ?1
+        let sql = "INSERT INTO feedback (message_id, rating, comment) SELECT id, $2, $3 FROM messages WHERE id = $1
              ON CONFLICT (message_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment,
-             created_at = excluded.created_at",
-        )
-        .bind(message_id)
-        .bind(rating.as_str())
-        .bind(comment)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() > 0)
+             created_at = excluded.created_at";
+        let affected = on_pool!(self, |pool| {
+            sqlx::query(sql).bind(message_id).bind(rating.as_str()).bind(comment).execute(pool).await?.rows_affected()
+        });
+        Ok(affected > 0)
     }
 }
 
@@ -202,51 +260,49 @@ impl Conversations {
 impl Conversations {
     /// The conversation a Slack thread belongs to, if it has one.
     pub async fn slack_thread(&self, channel: &str, thread_ts: &str) -> sqlx::Result<Option<String>> {
-        sqlx::query_scalar("SELECT conversation_id FROM slack_threads WHERE channel = ? AND thread_ts = ?")
-            .bind(channel)
-            .bind(thread_ts)
-            .fetch_optional(&self.pool)
-            .await
+        let sql = "SELECT conversation_id FROM slack_threads WHERE channel = $1 AND thread_ts = $2";
+        on_pool!(self, |pool| sqlx::query_scalar(sql).bind(channel).bind(thread_ts).fetch_optional(pool).await)
     }
 
     /// Makes a thread belong to a (stored) conversation; a thread keeps the
     /// first conversation it was given.
     pub async fn link_slack_thread(&self, channel: &str, thread_ts: &str, conversation_id: &str) -> sqlx::Result<()> {
-        sqlx::query("INSERT OR IGNORE INTO slack_threads (channel, thread_ts, conversation_id) VALUES (?, ?, ?)")
-            .bind(channel)
-            .bind(thread_ts)
-            .bind(conversation_id)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        let sql = "INSERT INTO slack_threads (channel, thread_ts, conversation_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+        on_pool!(self, |pool| sqlx::query(sql).bind(channel).bind(thread_ts).bind(conversation_id).execute(pool).await.map(|_| ()))
     }
 
     /// True the first time `key` is seen, false for every repeat. Keys older
     /// than a day are forgotten: Slack stops retrying long before.
     pub async fn first_slack_delivery(&self, key: &str) -> sqlx::Result<bool> {
-        sqlx::query("DELETE FROM slack_deliveries WHERE received_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')")
-            .execute(&self.pool)
-            .await?;
-        let result = sqlx::query("INSERT OR IGNORE INTO slack_deliveries (key) VALUES (?)").bind(key).execute(&self.pool).await?;
-        Ok(result.rows_affected() == 1)
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let forget = "DELETE FROM slack_deliveries WHERE received_at < $1";
+        let remember = "INSERT INTO slack_deliveries (key, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        let inserted = on_pool!(self, |pool| {
+            sqlx::query(forget).bind(now - 24 * 60 * 60).execute(pool).await?;
+            sqlx::query(remember).bind(key).bind(now).execute(pool).await?.rows_affected()
+        });
+        Ok(inserted == 1)
     }
 }
 
-fn message_from_row(row: &sqlx::sqlite::SqliteRow) -> sqlx::Result<Message> {
-    let json: String = row.try_get(3)?;
-    let stored: StoredAnswer = serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let rating: Option<String> = row.try_get(5)?;
+fn message_from_row((id, position, question, response, created_at, rating): MessageRow) -> sqlx::Result<Message> {
+    let stored: StoredAnswer = serde_json::from_str(&response).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(Message {
-        id: row.try_get(0)?,
-        position: row.try_get(1)?,
-        question: row.try_get(2)?,
+        id,
+        position,
+        question,
         answer: stored.answer,
         citations: stored.citations,
         confidence: stored.confidence,
         timings_ms: stored.timings_ms,
-        created_at: row.try_get(4)?,
+        created_at,
         feedback: rating.and_then(|r| r.parse().ok()),
     })
+}
+
+/// A database URL with its password masked, for messages.
+fn redact(url: &str) -> String {
+    crate::config::mask_url_password(url)
 }
 
 #[cfg(test)]
@@ -264,24 +320,99 @@ mod tests {
         }
     }
 
+    /// A fresh PostgreSQL database, made from `FOOTNOTE_TEST_POSTGRES_URL`
+    /// (scripts/test.sh starts a server and sets it), or `None` without one.
+    async fn postgres_database() -> Option<String> {
+        let Ok(url) = std::env::var("FOOTNOTE_TEST_POSTGRES_URL") else {
+            eprintln!("FOOTNOTE_TEST_POSTGRES_URL is not set: the PostgreSQL run of this test is skipped");
+            return None;
+        };
+        let admin = PgPool::connect(&url).await.expect("FOOTNOTE_TEST_POSTGRES_URL reaches a PostgreSQL server");
+        let name = format!("footnote_test_{}", uuid::Uuid::new_v4().simple());
+        // The name is ours (a UUID), not input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("the test role may create databases");
+        admin.close().await;
+        let (server, _) = url.rsplit_once('/').expect("the URL names a database");
+        Some(format!("{server}/{name}"))
+    }
+
+    /// Runs a store test on SQLite, then on PostgreSQL when there is one:
+    /// both backends must behave the same.
+    async fn on_every_database<F, Fut>(test: F)
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let dir = tempfile::tempdir().unwrap();
+        test(format!("sqlite://{}", dir.path().join("f.db").display())).await;
+        if let Some(url) = postgres_database().await {
+            test(url).await;
+        }
+    }
+
     #[tokio::test]
     async fn messages_keep_their_order_and_feedback_survives_a_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("f.db").display());
-        let store = Conversations::open(&url).await.unwrap();
-        let first = store.add_message("c1", &response("why?", "Because. [1]")).await.unwrap();
-        store.add_message("c1", &response("and then?", "Then. [1]")).await.unwrap();
-        assert!(store.record_feedback(&first, Rating::Down, None).await.unwrap());
-        assert!(store.record_feedback(&first, Rating::Up, Some("clear")).await.unwrap());
-        assert!(!store.record_feedback("no-such-message", Rating::Up, None).await.unwrap());
-        store.close().await;
+        on_every_database(|url| async move {
+            let store = Conversations::open(&url).await.unwrap();
+            let first = store.add_message("c1", &response("why?", "Because. [1]")).await.unwrap();
+            store.add_message("c1", &response("and then?", "Then. [1]")).await.unwrap();
+            assert!(store.record_feedback(&first, Rating::Down, None).await.unwrap());
+            assert!(store.record_feedback(&first, Rating::Up, Some("clear")).await.unwrap());
+            assert!(!store.record_feedback("no-such-message", Rating::Up, None).await.unwrap());
+            store.close().await;
 
-        let store = Conversations::open(&url).await.unwrap();
-        let conversation = store.conversation("c1").await.unwrap().unwrap();
-        let questions: Vec<&str> = conversation.messages.iter().map(|m| m.question.as_str()).collect();
-        assert_eq!(questions, ["why?", "and then?"]);
-        assert_eq!(conversation.messages[0].feedback, Some(Rating::Up));
-        assert_eq!(store.turns("c1").await.unwrap()[1].answer, "Then. [1]");
-        assert!(store.conversation("c2").await.unwrap().is_none());
+            let store = Conversations::open(&url).await.unwrap();
+            let conversation = store.conversation("c1").await.unwrap().unwrap();
+            let questions: Vec<&str> = conversation.messages.iter().map(|m| m.question.as_str()).collect();
+            assert_eq!(questions, ["why?", "and then?"], "{url}");
+            assert_eq!(conversation.messages[0].feedback, Some(Rating::Up));
+            assert!(conversation.created_at.ends_with('Z') && conversation.created_at.contains('T'), "{}", conversation.created_at);
+            assert_eq!(store.turns("c1").await.unwrap()[1].answer, "Then. [1]");
+            let (in_conversation, message) = store.message(&first).await.unwrap().unwrap();
+            assert_eq!((in_conversation.as_str(), message.position), ("c1", 0));
+            assert!(store.conversation("c2").await.unwrap().is_none());
+            assert!(store.exists("c1").await.unwrap() && !store.exists("c2").await.unwrap());
+            store.close().await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn answers_appended_at_once_each_get_their_own_place() {
+        on_every_database(|url| async move {
+            let store = Conversations::open(&url).await.unwrap();
+            let appends = (0..8).map(|i| {
+                let store = store.clone();
+                async move { store.add_message("busy", &response(&format!("q{i}"), "a")).await.unwrap() }
+            });
+            futures_util::future::join_all(appends).await;
+            let conversation = store.conversation("busy").await.unwrap().unwrap();
+            let positions: Vec<i64> = conversation.messages.iter().map(|m| m.position).collect();
+            assert_eq!(positions, (0..8).collect::<Vec<_>>(), "{url}");
+            store.close().await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn slack_threads_and_deliveries_are_remembered() {
+        on_every_database(|url| async move {
+            let store = Conversations::open(&url).await.unwrap();
+            assert!(store.first_slack_delivery("event:Ev1").await.unwrap());
+            assert!(!store.first_slack_delivery("event:Ev1").await.unwrap(), "{url}");
+            store.add_message("c1", &response("why?", "Because. [1]")).await.unwrap();
+            assert_eq!(store.slack_thread("C1", "1.1").await.unwrap(), None);
+            store.link_slack_thread("C1", "1.1", "c1").await.unwrap();
+            store.link_slack_thread("C1", "1.1", "c1").await.unwrap();
+            assert_eq!(store.slack_thread("C1", "1.1").await.unwrap().as_deref(), Some("c1"));
+            store.close().await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_database_url_of_another_kind_is_refused_by_name() {
+        let error = Conversations::open("mysql://fn:secret@db/fn").await.unwrap_err().to_string();
+        assert!(error.contains("must start with sqlite: or postgres://") && !error.contains("secret"), "{error}");
     }
 }

@@ -351,3 +351,39 @@ async fn the_openapi_document_matches_the_routes() {
         }
     }
 }
+
+/// Two instances on different ports sharing one PostgreSQL: a conversation
+/// begun on one continues on the other, and feedback given on either shows on
+/// both. Each instance has its own embedded index of the same seeds (Qdrant
+/// Edge is one process's); sharing one index needs a Qdrant server.
+#[tokio::test]
+async fn two_instances_sharing_postgres_serve_the_same_conversations() {
+    let Some(database) = common::postgres_database().await else { return };
+    let (data_a, data_b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let a = Server::start(data_a.path(), &["--rate-limit", "0", "--database-url", &database]);
+    let b = Server::start(data_b.path(), &["--rate-limit", "0", "--database-url", &database]);
+    assert_ne!(a.base, b.base);
+
+    let (status, first) = post_json(&a, "/api/v1/ask", &json!({ "question": "why did Tokayev call early elections?" })).await;
+    assert_eq!(status, StatusCode::OK, "{first:#}");
+    let conversation = first["conversation_id"].as_str().unwrap();
+    let (status, follow_up) =
+        post_json(&b, "/api/v1/ask", &json!({ "question": "and in 2019?", "conversation_id": conversation })).await;
+    assert_eq!(status, StatusCode::OK, "instance B knows A's conversation: {follow_up:#}");
+    let cited: String = follow_up["citations"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap()).collect();
+    assert!(cited.contains("2019"), "B answered without A's context: {follow_up:#}");
+
+    let (status, _) = post_json(&b, "/api/v1/feedback", &json!({ "message_id": first["message_id"], "rating": "up" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for server in [&a, &b] {
+        let (status, stored) = get_json(server, &format!("/api/v1/conversations/{conversation}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let questions: Vec<&str> = stored["messages"].as_array().unwrap().iter().map(|m| m["question"].as_str().unwrap()).collect();
+        assert_eq!(questions, ["why did Tokayev call early elections?", "and in 2019?"]);
+        assert_eq!(stored["messages"][0]["feedback"], "up");
+    }
+    let (status, ready) = get_json(&b, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{ready:#}");
+    a.stop();
+    b.stop();
+}

@@ -89,3 +89,19 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
+
+/// A fresh PostgreSQL database made from `FOOTNOTE_TEST_POSTGRES_URL`
+/// (scripts/test.sh starts a server and sets it), or `None`, said aloud, without one.
+pub async fn postgres_database() -> Option<String> {
+    let Ok(url) = std::env::var("FOOTNOTE_TEST_POSTGRES_URL") else {
+        eprintln!("FOOTNOTE_TEST_POSTGRES_URL is not set: this PostgreSQL test is skipped");
+        return None;
+    };
+    let admin = sqlx::PgPool::connect(&url).await.expect("FOOTNOTE_TEST_POSTGRES_URL reaches a PostgreSQL server");
+    let name = format!("footnote_test_{}", uuid::Uuid::new_v4().simple());
+    // The name is ours (a UUID), not input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("the test role may create databases");
+    admin.close().await;
+    let (server, _) = url.rsplit_once('/').expect("the URL names a database");
+    Some(format!("{server}/{name}"))
+}
