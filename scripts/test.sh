@@ -17,6 +17,10 @@ if [ -z "${FOOTNOTE_TEST_POSTGRES_URL:-}" ]; then
   FOOTNOTE_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
   export FOOTNOTE_TEST_POSTGRES_URL
 fi
+case "$FOOTNOTE_TEST_POSTGRES_URL" in
+  postgres://*|postgresql://*) ;;
+  *) echo "test: FOOTNOTE_TEST_POSTGRES_URL is not a postgres:// URL: '$FOOTNOTE_TEST_POSTGRES_URL'" >&2; exit 1 ;;
+esac
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --release --locked --workspace --no-fail-fast
 else

@@ -97,7 +97,9 @@ pub async fn postgres_database() -> Option<String> {
         eprintln!("FOOTNOTE_TEST_POSTGRES_URL is not set: this PostgreSQL test is skipped");
         return None;
     };
-    let admin = sqlx::PgPool::connect(&url).await.expect("FOOTNOTE_TEST_POSTGRES_URL reaches a PostgreSQL server");
+    let admin = sqlx::PgPool::connect(&url).await.unwrap_or_else(|error| {
+        panic!("FOOTNOTE_TEST_POSTGRES_URL={url:?} does not reach a PostgreSQL server: {error}")
+    });
     let name = format!("footnote_test_{}", uuid::Uuid::new_v4().simple());
     // The name is ours (a UUID), not input.
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("the test role may create databases");
