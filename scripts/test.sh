@@ -2,8 +2,9 @@
 # The test suite: unit tests; integration tests with the real model, the real
 # Qdrant Edge engine, SQLite and the seed documents (the command line, and the
 # HTTP API over real HTTP, the Slack bot against a Slack stand-in, the
-# conversation store on SQLite and PostgreSQL); then the chat page in headless
-# Chromium.
+# conversation store on SQLite and PostgreSQL, the index store contract on Qdrant
+# Edge and, when QDRANT_TEST_URL is set, on a Qdrant server); then the chat page
+# in headless Chromium. compose.yaml and the Dockerfile are checked first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FOOTNOTE_SETUP_NO_BUILD=1 scripts/setup.sh
@@ -12,6 +13,8 @@ if [ -z "${FOOTNOTE_MODEL_DIR:-}" ]; then
   echo "test: set FOOTNOTE_MODEL_DIR to a model directory (tests never download)" >&2
   exit 1
 fi
+# compose.yaml and the Dockerfile, which no Docker engine here can run.
+scripts/check-deploy.sh
 # The conversation store is tested on PostgreSQL too: Debian's server on loopback.
 if [ -z "${FOOTNOTE_TEST_POSTGRES_URL:-}" ]; then
   FOOTNOTE_TEST_POSTGRES_URL="$(scripts/postgres.sh)"

@@ -22,10 +22,13 @@ pub enum Error {
     Embedding(String),
 
     #[error(
-        "the index in {data_dir} was built with {index}, but this run uses {configured}; \
-         re-ingest into a fresh --data-dir (or delete {data_dir}) to switch models"
+        "the index in {location} was built with {index}, but this run uses {configured}; \
+         re-ingest into a fresh index (another --data-dir or FOOTNOTE_QDRANT_COLLECTION) to switch models"
     )]
-    ModelMismatch { data_dir: PathBuf, index: String, configured: String },
+    ModelMismatch { location: String, index: String, configured: String },
+
+    #[error("the Qdrant server at {url} does not answer: {reason} (check FOOTNOTE_QDRANT_URL, its gRPC port, usually 6334, and FOOTNOTE_QDRANT_API_KEY)")]
+    Unreachable { url: String, reason: String },
 
     #[error("data directory {0} is in use by another footnote process")]
     Locked(PathBuf),
@@ -33,8 +36,8 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 
-    #[error("index manifest {path} is unreadable: {reason}")]
-    Manifest { path: PathBuf, reason: String },
+    #[error("index manifest in {location} is unreadable: {reason}")]
+    Manifest { location: String, reason: String },
 
     #[error("vector store: {0}")]
     Store(String),

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::StoredPoint;
 use crate::{
-    Bm25Params, DocumentMeta, EdgeStore, Embedder, Error, ModelIdentity, ModelSource, NewPassage,
-    PassageStore, Result, SparseEncoder, point_id,
+    Bm25Params, DocumentMeta, EdgeStore, Embedder, Error, ModelIdentity, ModelSource, NewPassage, PassageStore,
+    QdrantSettings, QdrantStore, Result, SparseEncoder, point_id,
 };
 
 const MANIFEST_FILE: &str = "index.json";
@@ -14,6 +14,8 @@ const LOCK_FILE: &str = "footnote.lock";
 const EDGE_DIR: &str = "qdrant";
 /// Bumped when the stored layout changes in a way old indexes cannot be read.
 const FORMAT_VERSION: u32 = 1;
+/// Points per page when copying an index.
+const COPY_PAGE: usize = 512;
 
 /// What an index was built with; checked on every open so that vectors from two
 /// different models never mix.
@@ -34,85 +36,208 @@ pub enum DocumentState {
     Changed,
 }
 
-/// An open data directory: the store, the encoders that fill it, and a lock that
-/// keeps a second process from writing at the same time.
+/// Where an index lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Location {
+    /// A data directory holding a Qdrant Edge shard: one process at a time.
+    Embedded(PathBuf),
+    /// A collection on a Qdrant server or cluster, shared by any number of processes.
+    Server(QdrantSettings),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Embedded(dir) => write!(f, "data directory {}", dir.display()),
+            Location::Server(settings) => settings.fmt(f),
+        }
+    }
+}
+
+/// An open index: the store, the encoders that fill it, and, for a data directory,
+/// a lock that keeps a second process from writing at the same time.
 pub struct Index {
-    data_dir: PathBuf,
+    location: Location,
     manifest: IndexManifest,
     store: Box<dyn PassageStore>,
     embedder: Option<Embedder>,
     sparse: SparseEncoder,
-    _lock: File,
+    _lock: Option<File>,
 }
 
 impl std::fmt::Debug for Index {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Index").field("data_dir", &self.data_dir).field("manifest", &self.manifest).finish()
+        f.debug_struct("Index").field("location", &self.location).field("manifest", &self.manifest).finish()
+    }
+}
+
+/// The store opened at a location, before it is known to match a manifest.
+enum Opened {
+    Embedded { dir: PathBuf, lock: File, manifest: Option<IndexManifest> },
+    Server { store: QdrantStore, manifest: Option<IndexManifest> },
+}
+
+impl Opened {
+    fn at(location: &Location) -> Result<Self> {
+        match location {
+            Location::Embedded(dir) => {
+                let lock = lock(dir)?;
+                let manifest = read_manifest(dir)?;
+                Ok(Opened::Embedded { dir: dir.clone(), lock, manifest })
+            }
+            Location::Server(settings) => {
+                let store = QdrantStore::connect(settings)?;
+                let manifest = match store.manifest()? {
+                    Some(value) => Some(serde_json::from_value(value).map_err(|e| Error::Manifest {
+                        location: location.to_string(),
+                        reason: e.to_string(),
+                    })?),
+                    None => None,
+                };
+                Ok(Opened::Server { store, manifest })
+            }
+        }
+    }
+
+    fn manifest(&self) -> Option<&IndexManifest> {
+        match self {
+            Opened::Embedded { manifest, .. } | Opened::Server { manifest, .. } => manifest.as_ref(),
+        }
+    }
+
+    /// The store with `manifest`, which is written first when the index is new.
+    fn into_store(self, manifest: &IndexManifest) -> Result<(Box<dyn PassageStore>, Option<File>)> {
+        let location_text = match &self {
+            Opened::Embedded { dir, .. } => Location::Embedded(dir.clone()).to_string(),
+            Opened::Server { store, .. } => store.settings().to_string(),
+        };
+        if manifest.format != FORMAT_VERSION {
+            return Err(Error::Manifest {
+                location: location_text,
+                reason: format!("format {} is not {FORMAT_VERSION}; re-ingest into a fresh index", manifest.format),
+            });
+        }
+        let dimension = manifest.model.dimension;
+        match self {
+            Opened::Embedded { dir, lock, manifest: stored } => {
+                if stored.is_none() {
+                    write_manifest(&dir.join(MANIFEST_FILE), manifest)?;
+                }
+                Ok((Box::new(EdgeStore::open(&dir.join(EDGE_DIR), dimension)?), Some(lock)))
+            }
+            Opened::Server { store, manifest: stored } => {
+                if stored.is_none() {
+                    let created = store.create(dimension, serde_json::to_value(manifest).expect("manifest serialises"));
+                    // Two instances starting together both find no collection; the
+                    // one that loses the race reads what the other made.
+                    if let Err(error) = created {
+                        let raced = store.manifest()?.map(serde_json::from_value::<IndexManifest>);
+                        match raced {
+                            Some(Ok(theirs)) if theirs == *manifest => {}
+                            Some(Ok(theirs)) => {
+                                return Err(Error::ModelMismatch {
+                                    location: location_text,
+                                    index: theirs.model.to_string(),
+                                    configured: manifest.model.to_string(),
+                                });
+                            }
+                            _ => return Err(error),
+                        }
+                    }
+                }
+                store.check_schema(dimension)?;
+                Ok((Box::new(store), None))
+            }
+        }
     }
 }
 
 impl Index {
-    /// Opens (or creates) the index in `data_dir` with the embedding model, for
+    /// Opens (or creates) the index at `location` with the embedding model, for
     /// commands that embed text: ingest and search.
-    pub fn open(data_dir: &Path, model: &ModelSource) -> Result<Self> {
-        // The model first: a run that cannot embed leaves no trace on disk.
+    pub fn open(location: &Location, model: &ModelSource) -> Result<Self> {
+        // The model first: a run that cannot embed leaves no trace.
         let embedder = Embedder::load(model)?;
-        let lock = lock(data_dir)?;
-        let manifest_path = data_dir.join(MANIFEST_FILE);
-        let manifest = match read_manifest(&manifest_path)? {
+        let opened = Opened::at(location)?;
+        let manifest = match opened.manifest() {
             Some(manifest) if manifest.model != *embedder.identity() => {
                 return Err(Error::ModelMismatch {
-                    data_dir: data_dir.to_path_buf(),
+                    location: location.to_string(),
                     index: manifest.model.to_string(),
                     configured: embedder.identity().to_string(),
                 });
             }
-            Some(manifest) => manifest,
-            None => {
-                let manifest = IndexManifest {
-                    format: FORMAT_VERSION,
-                    model: embedder.identity().clone(),
-                    bm25: Bm25Params::default(),
-                };
-                write_manifest(&manifest_path, &manifest)?;
-                manifest
-            }
+            Some(manifest) => manifest.clone(),
+            None => IndexManifest {
+                format: FORMAT_VERSION,
+                model: embedder.identity().clone(),
+                bm25: Bm25Params::default(),
+            },
         };
-        Self::assemble(data_dir, manifest, Some(embedder), lock)
+        Self::assemble(location, opened, manifest, Some(embedder))
     }
 
     /// Opens an existing index without loading the model, for commands that only
-    /// list or delete.
-    pub fn open_existing(data_dir: &Path) -> Result<Self> {
-        let lock = lock(data_dir)?;
-        let manifest_path = data_dir.join(MANIFEST_FILE);
-        let manifest = read_manifest(&manifest_path)?.ok_or_else(|| Error::Manifest {
-            path: manifest_path,
+    /// list, delete or copy.
+    pub fn open_existing(location: &Location) -> Result<Self> {
+        let opened = Opened::at(location)?;
+        let manifest = opened.manifest().cloned().ok_or_else(|| Error::Manifest {
+            location: location.to_string(),
             reason: "no index here yet; run `footnote ingest` first".into(),
         })?;
-        Self::assemble(data_dir, manifest, None, lock)
+        Self::assemble(location, opened, manifest, None)
     }
 
-    fn assemble(data_dir: &Path, manifest: IndexManifest, embedder: Option<Embedder>, lock: File) -> Result<Self> {
-        if manifest.format != FORMAT_VERSION {
-            return Err(Error::Manifest {
-                path: data_dir.join(MANIFEST_FILE),
-                reason: format!("format {} is not {FORMAT_VERSION}; re-ingest into a fresh --data-dir", manifest.format),
+    /// Opens the index at `location` to receive a copy of an index built with
+    /// `manifest`: created when absent, refused when it was built differently.
+    fn open_for_copy(location: &Location, manifest: &IndexManifest) -> Result<Self> {
+        let opened = Opened::at(location)?;
+        if let Some(existing) = opened.manifest()
+            && existing != manifest
+        {
+            return Err(Error::ModelMismatch {
+                location: location.to_string(),
+                index: format!("{} (BM25 {:?})", existing.model, existing.bm25),
+                configured: format!("{} (BM25 {:?}) in the index being copied", manifest.model, manifest.bm25),
             });
         }
-        let store = EdgeStore::open(&data_dir.join(EDGE_DIR), manifest.model.dimension)?;
+        Self::assemble(location, opened, manifest.clone(), None)
+    }
+
+    fn assemble(location: &Location, opened: Opened, manifest: IndexManifest, embedder: Option<Embedder>) -> Result<Self> {
+        let (store, lock) = opened.into_store(&manifest)?;
         Ok(Index {
-            data_dir: data_dir.to_path_buf(),
+            location: location.clone(),
             sparse: SparseEncoder::new(manifest.bm25)?,
             manifest,
-            store: Box::new(store),
+            store,
             embedder,
             _lock: lock,
         })
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
+    /// Copies every passage with its vectors into the index at `to` (created when
+    /// absent), so moving between the embedded engine and a server needs no
+    /// embedding. Point ids are kept, so an interrupted copy is finished by running
+    /// it again. Returns how many passages were copied.
+    pub fn copy_to(&self, to: &Location, progress: &mut dyn FnMut(usize)) -> Result<usize> {
+        if *to == self.location {
+            return Err(Error::Store(format!("cannot copy {} onto itself", self.location)));
+        }
+        let target = Index::open_for_copy(to, &self.manifest)?;
+        let mut copied = 0;
+        self.store.export(COPY_PAGE, &mut |points| {
+            copied += points.len();
+            target.store.upsert(points)?;
+            progress(copied);
+            Ok(())
+        })?;
+        target.store.flush()?;
+        Ok(copied)
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     pub fn manifest(&self) -> &IndexManifest {
@@ -198,13 +323,14 @@ fn lock(data_dir: &Path) -> Result<File> {
     }
 }
 
-fn read_manifest(path: &Path) -> Result<Option<IndexManifest>> {
-    match std::fs::read(path) {
+fn read_manifest(data_dir: &Path) -> Result<Option<IndexManifest>> {
+    let path = data_dir.join(MANIFEST_FILE);
+    match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| Error::Manifest { path: path.to_path_buf(), reason: e.to_string() }),
+            .map_err(|e| Error::Manifest { location: path.display().to_string(), reason: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
+        Err(e) => Err(Error::io(&path, e)),
     }
 }
 

@@ -3,9 +3,9 @@
 //! Both sides must agree on three things, so they live here and nowhere else:
 //! what a passage is ([`Passage`]), how text becomes vectors ([`Embedder`] for dense
 //! vectors, [`SparseEncoder`] for BM25), and where the vectors are kept
-//! ([`PassageStore`], with Qdrant Edge as the embedded backend). [`Index`] opens a
-//! data directory and ties the three together, refusing an index that was built
-//! with a different model.
+//! ([`PassageStore`]: Qdrant Edge embedded in the process, or a Qdrant server or
+//! cluster). [`Index`] opens a [`Location`] and ties the three together, refusing an
+//! index that was built with a different model.
 
 mod embedder;
 mod error;
@@ -17,8 +17,9 @@ mod text;
 
 pub use embedder::{Embedder, ModelIdentity, ModelSource};
 pub use error::{Error, Result};
-pub use index::{DocumentState, Index, IndexManifest};
+pub use index::{DocumentState, Index, IndexManifest, Location};
 pub use passage::{DocumentMeta, DocumentSummary, NewPassage, Passage, ScoredPassage, point_id};
 pub use sparse::{Bm25Params, SparseEncoder, SparseVector};
 pub use text::{duplicate_key, sentence_spans};
+pub use store::qdrant::{MANIFEST_KEY, QdrantSettings, QdrantStore};
 pub use store::{Fusion, HybridQuery, PassageStore, Ranking, StoredPoint, edge::EdgeStore};

@@ -6,7 +6,7 @@ use anyhow::Context;
 use std::io::Write;
 
 use footnote_answer::{AnswerEvent, AskRequest, Asker, ExtractiveSettings, Turn};
-use footnote_index::Index;
+use footnote_index::{Index, Location};
 use footnote_ingest::{IngestReport, Ingestor};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde_json::json;
@@ -15,7 +15,7 @@ use crate::Settings;
 use crate::progress::IngestBar;
 
 pub fn open_index(settings: &Settings) -> anyhow::Result<Index> {
-    Ok(Index::open(&settings.data_dir, &settings.model_source())?)
+    Ok(Index::open(&settings.location(), &settings.model_source())?)
 }
 
 pub fn ingest(settings: &Settings, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
@@ -148,7 +148,7 @@ pub fn search(
 }
 
 pub fn docs(settings: &Settings, json: bool) -> anyhow::Result<()> {
-    let index = Index::open_existing(&settings.data_dir)?;
+    let index = Index::open_existing(&settings.location())?;
     let documents = index.store().documents()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&json!({ "documents": documents }))?);
@@ -165,7 +165,7 @@ pub fn docs(settings: &Settings, json: bool) -> anyhow::Result<()> {
 }
 
 pub fn passages(settings: &Settings, document: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let index = Index::open_existing(&settings.data_dir)?;
+    let index = Index::open_existing(&settings.location())?;
     let passages = index.store().passages(document)?;
     if let Some(id) = document {
         anyhow::ensure!(!passages.is_empty(), footnote_index::Error::DocumentNotFound(id.to_string()));
@@ -181,9 +181,23 @@ pub fn passages(settings: &Settings, document: Option<&str>, json: bool) -> anyh
 }
 
 pub fn delete(settings: &Settings, doc_id: &str) -> anyhow::Result<()> {
-    let index = Index::open_existing(&settings.data_dir)?;
+    let index = Index::open_existing(&settings.location())?;
     let removed = index.delete_document(doc_id).with_context(|| format!("cannot delete {doc_id:?}"))?;
     println!("deleted {doc_id} ({removed} passages)");
+    Ok(())
+}
+
+/// `footnote migrate-index`: copies the configured index to `target`.
+pub fn migrate_index(settings: &Settings, target: &Location) -> anyhow::Result<()> {
+    let source = Index::open_existing(&settings.location())?;
+    let documents = source.store().documents()?.len();
+    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} passages copied").expect("valid template"));
+    let copied = source
+        .copy_to(target, &mut |copied| bar.set_position(copied as u64))
+        .with_context(|| format!("cannot copy the index to {target}"))?;
+    bar.finish_and_clear();
+    println!("copied {copied} passages of {documents} documents from {} to {target}", source.location());
     Ok(())
 }
 

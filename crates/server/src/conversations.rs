@@ -186,8 +186,14 @@ impl Conversations {
         let create = "INSERT INTO conversations (id) VALUES ($1) ON CONFLICT DO NOTHING";
         let append = "INSERT INTO messages (id, conversation_id, position, question, answer_text, abstained, response)
              SELECT $1, $2, COALESCE(MAX(position) + 1, 0), $3, $4, $5, $6 FROM messages WHERE conversation_id = $2";
-        // Two instances may append to one conversation at the same moment; the
-        // loser of the race for a position takes the next one.
+        // Appends to one conversation take their turns: PostgreSQL locks the
+        // conversation's row for the transaction (instances may append to one
+        // conversation at the same moment), and SQLite has one writer at a time.
+        // Should two still pick one position, the loser takes the next.
+        let lock = match self.pool {
+            Pool::Postgres(_) => Some("SELECT id FROM conversations WHERE id = $1 FOR UPDATE"),
+            Pool::Sqlite(_) => None,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -195,6 +201,9 @@ impl Conversations {
                 async {
                     let mut tx = pool.begin().await?;
                     sqlx::query(create).bind(conversation_id).execute(&mut *tx).await?;
+                    if let Some(lock) = lock {
+                        sqlx::query(lock).bind(conversation_id).execute(&mut *tx).await?;
+                    }
                     sqlx::query(append)
                         .bind(&id)
                         .bind(conversation_id)
@@ -383,14 +392,14 @@ mod tests {
     async fn answers_appended_at_once_each_get_their_own_place() {
         on_every_database(|url| async move {
             let store = Conversations::open(&url).await.unwrap();
-            let appends = (0..8).map(|i| {
+            let appends = (0..24).map(|i| {
                 let store = store.clone();
                 async move { store.add_message("busy", &response(&format!("q{i}"), "a")).await.unwrap() }
             });
             futures_util::future::join_all(appends).await;
             let conversation = store.conversation("busy").await.unwrap().unwrap();
             let positions: Vec<i64> = conversation.messages.iter().map(|m| m.position).collect();
-            assert_eq!(positions, (0..8).collect::<Vec<_>>(), "{url}");
+            assert_eq!(positions, (0..24).collect::<Vec<_>>(), "{url}");
             store.close().await;
         })
         .await;

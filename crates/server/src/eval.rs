@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use footnote_answer::{AskRequest, AskResponse, Asker, ExtractiveSettings};
-use footnote_index::{Index, Passage};
+use footnote_index::{Index, Location, Passage};
 use footnote_ingest::{Ingestor, Silent};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde::{Deserialize, Serialize};
@@ -195,7 +195,7 @@ pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
     let index = match options.docs {
         Some(docs) => {
             temporary = tempfile::tempdir().context("cannot create a temporary index")?;
-            let index = Index::open(temporary.path(), &settings.model_source())?;
+            let index = Index::open(&Location::Embedded(temporary.path().to_path_buf()), &settings.model_source())?;
             let started = Instant::now();
             let report = Ingestor::new(&index).ingest(&[docs.to_path_buf()], &Silent)?;
             eprintln!(
@@ -206,7 +206,7 @@ pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
             );
             index
         }
-        None => Index::open(&settings.data_dir, &settings.model_source())?,
+        None => Index::open(&settings.location(), &settings.model_source())?,
     };
     let k = options.k.max(10);
     let asker = Asker::extractive(std::sync::Arc::new(index), options.answer);

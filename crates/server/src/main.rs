@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use footnote_answer::ExtractiveSettings;
-use footnote_index::ModelSource;
+use footnote_index::{Location, ModelSource, QdrantSettings};
 use footnote_retrieval::RankingSpec;
 
 #[derive(Debug, Parser)]
@@ -55,6 +55,45 @@ struct Settings {
     /// FOOTNOTE_* variables take precedence over it.
     #[arg(long, global = true, env = "FOOTNOTE_CONFIG")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    qdrant: QdrantArgs,
+}
+
+/// A Qdrant server or cluster instead of the embedded engine.
+#[derive(Debug, Clone, Args)]
+struct QdrantArgs {
+    /// gRPC URL of a Qdrant server or cluster (e.g. http://localhost:6334). Without
+    /// it the index is embedded in --data-dir.
+    #[arg(long, global = true, env = "FOOTNOTE_QDRANT_URL")]
+    qdrant_url: Option<String>,
+    /// API key of the Qdrant server.
+    #[arg(long, global = true, env = "FOOTNOTE_QDRANT_API_KEY", hide_env_values = true)]
+    qdrant_api_key: Option<String>,
+    /// The collection on the server.
+    #[arg(long, global = true, env = "FOOTNOTE_QDRANT_COLLECTION", default_value = "footnote")]
+    qdrant_collection: String,
+    /// Shards of a new collection [default: Qdrant's, one per node].
+    #[arg(long, global = true, env = "FOOTNOTE_QDRANT_SHARDS")]
+    qdrant_shards: Option<u32>,
+    /// Copies of each shard of a new collection in a cluster.
+    #[arg(long, global = true, env = "FOOTNOTE_QDRANT_REPLICATION_FACTOR")]
+    qdrant_replication_factor: Option<u32>,
+    /// Copies that must acknowledge a write before it succeeds.
+    #[arg(long, global = true, env = "FOOTNOTE_QDRANT_WRITE_CONSISTENCY_FACTOR")]
+    qdrant_write_consistency_factor: Option<u32>,
+}
+
+impl QdrantArgs {
+    /// The server settings for `url`, with this configuration's key, collection and layout.
+    fn settings(&self, url: &str) -> QdrantSettings {
+        let mut settings = QdrantSettings::new(url);
+        settings.api_key = self.qdrant_api_key.clone();
+        settings.collection = self.qdrant_collection.clone();
+        settings.shard_number = self.qdrant_shards;
+        settings.replication_factor = self.qdrant_replication_factor;
+        settings.write_consistency_factor = self.qdrant_write_consistency_factor;
+        settings
+    }
 }
 
 /// Settings of `footnote serve`.
@@ -148,6 +187,14 @@ impl ServeArgs {
 }
 
 impl Settings {
+    /// Where the index is: the Qdrant server when one is configured, else the data directory.
+    fn location(&self) -> Location {
+        match &self.qdrant.qdrant_url {
+            Some(url) => Location::Server(self.qdrant.settings(url)),
+            None => Location::Embedded(self.data_dir.clone()),
+        }
+    }
+
     fn model_source(&self) -> ModelSource {
         match &self.model_dir {
             Some(path) => ModelSource::Directory { path: path.clone(), onnx_file: self.model_file.clone() },
@@ -248,6 +295,16 @@ enum Command {
     },
     /// Remove a document and all its passages.
     Delete { doc_id: String },
+    /// Copy the index with its vectors to a Qdrant server or a data directory,
+    /// without embedding again (from --data-dir, or from FOOTNOTE_QDRANT_URL when set).
+    MigrateIndex {
+        /// Target: a Qdrant gRPC URL (http://…:6334) or a directory.
+        #[arg(long)]
+        to: String,
+        /// The collection on the target server [default: --qdrant-collection].
+        #[arg(long)]
+        to_collection: Option<String>,
+    },
     /// Measure retrieval and answers on a question set (JSON lines with id, question,
     /// answers, evidence, answerable), through the same path as `ask`.
     Eval {
@@ -333,6 +390,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Docs { json } => commands::docs(settings, json),
         Command::Passages { document, json } => commands::passages(settings, document.as_deref(), json),
         Command::Delete { doc_id } => commands::delete(settings, &doc_id),
+        Command::MigrateIndex { to, to_collection } => {
+            let target = if to.starts_with("http://") || to.starts_with("https://") {
+                let mut server = settings.qdrant.settings(&to);
+                if let Some(collection) = to_collection {
+                    server.collection = collection;
+                }
+                Location::Server(server)
+            } else {
+                anyhow::ensure!(to_collection.is_none(), "--to-collection applies to a server, and --to {to} is a directory");
+                Location::Embedded(PathBuf::from(to))
+            };
+            commands::migrate_index(settings, &target)
+        }
         Command::Eval { qa, docs, k, rankings, prefetch, answer, json } => eval::run(
             settings,
             eval::EvalOptions {

@@ -2,6 +2,8 @@
 //! temporary data directory, the real model, Qdrant Edge and SQLite.
 
 mod common;
+#[path = "../../index/tests/qdrant_standin/mod.rs"]
+mod qdrant_standin;
 
 use common::{Server, client};
 use reqwest::StatusCode;
@@ -352,38 +354,51 @@ async fn the_openapi_document_matches_the_routes() {
     }
 }
 
-/// Two instances on different ports sharing one PostgreSQL: a conversation
-/// begun on one continues on the other, and feedback given on either shows on
-/// both. Each instance has its own embedded index of the same seeds (Qdrant
-/// Edge is one process's); sharing one index needs a Qdrant server.
+/// Two instances on different ports sharing one PostgreSQL and one index on a
+/// Qdrant server (the gRPC stand-in, with the Qdrant engine behind it): a
+/// conversation begun on one continues on the other, feedback given on either
+/// shows on both, a document added through one is answered from by the other,
+/// and `/readyz` follows the Qdrant server's health.
 #[tokio::test]
-async fn two_instances_sharing_postgres_serve_the_same_conversations() {
+async fn two_instances_sharing_postgres_and_a_qdrant_server_serve_the_same_conversations() {
     let Some(database) = common::postgres_database().await else { return };
+    let qdrant = qdrant_standin::start();
+    let collection = format!("footnote_api_{}", std::process::id());
+    let env = [
+        ("FOOTNOTE_QDRANT_URL", qdrant.url.as_str()),
+        ("FOOTNOTE_QDRANT_API_KEY", qdrant_standin::API_KEY),
+        ("FOOTNOTE_QDRANT_COLLECTION", collection.as_str()),
+    ];
     let (data_a, data_b) = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    let a = Server::start(data_a.path(), &["--rate-limit", "0", "--database-url", &database]);
-    let b = Server::start(data_b.path(), &["--rate-limit", "0", "--database-url", &database]);
+    let args = ["--rate-limit", "0", "--admin-token", TOKEN, "--database-url", &database];
+    let a = Server::start_with_env(data_a.path(), &args, &env);
+    let b = Server::start_with_env(data_b.path(), &args, &env);
     assert_ne!(a.base, b.base);
-
-    let (status, first) = post_json(&a, "/api/v1/ask", &json!({ "question": "why did Tokayev call early elections?" })).await;
-    assert_eq!(status, StatusCode::OK, "{first:#}");
-    let conversation = first["conversation_id"].as_str().unwrap();
-    let (status, follow_up) =
-        post_json(&b, "/api/v1/ask", &json!({ "question": "and in 2019?", "conversation_id": conversation })).await;
-    assert_eq!(status, StatusCode::OK, "instance B knows A's conversation: {follow_up:#}");
-    let cited: String = follow_up["citations"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap()).collect();
-    assert!(cited.contains("2019"), "B answered without A's context: {follow_up:#}");
-
-    let (status, _) = post_json(&b, "/api/v1/feedback", &json!({ "message_id": first["message_id"], "rating": "up" })).await;
-    assert_eq!(status, StatusCode::CREATED);
-    for server in [&a, &b] {
-        let (status, stored) = get_json(server, &format!("/api/v1/conversations/{conversation}")).await;
-        assert_eq!(status, StatusCode::OK);
-        let questions: Vec<&str> = stored["messages"].as_array().unwrap().iter().map(|m| m["question"].as_str().unwrap()).collect();
-        assert_eq!(questions, ["why did Tokayev call early elections?", "and in 2019?"]);
-        assert_eq!(stored["messages"][0]["feedback"], "up");
+    let (_, documents) = get_json(&b, "/api/v1/documents").await;
+    assert_eq!(documents["documents"].as_array().unwrap().len(), 5, "B sees the seeds A wrote: {documents:#}");
+    for data in [&data_a, &data_b] {
+        assert!(!data.path().join("qdrant").exists(), "no embedded index beside a Qdrant server");
     }
+
+    let document = json!({
+        "title": "Aral Sea notes",
+        "text": "The Kok-Aral dam, finished in 2005, raised the level of the northern Small Aral Sea by several metres.",
+        "id": "aral-notes"
+    });
+    let response = client().post(a.url("/api/v1/documents")).bearer_auth(TOKEN).json(&document).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (_, answer) = post_json(&b, "/api/v1/ask", &json!({ "question": "What raised the level of the Small Aral Sea?" })).await;
+    assert_eq!(answer["citations"][0]["doc_id"], "aral-notes", "B answers from what A added: {answer:#}");
+
     let (status, ready) = get_json(&b, "/readyz").await;
     assert_eq!(status, StatusCode::OK, "{ready:#}");
+    qdrant.set_down(true);
+    let (status, ready) = get_json(&b, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready:#}");
+    assert!(ready["detail"].as_str().unwrap_or_default().contains("index"), "{ready:#}");
+    qdrant.set_down(false);
+    let (status, _) = get_json(&a, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "ready again once Qdrant is back");
     a.stop();
     b.stop();
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use footnote_index::{Index, ModelSource, duplicate_key};
+use footnote_index::{Index, Location, ModelSource, duplicate_key};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -91,7 +91,7 @@ fn seed_text_is_repaired() {
 fn seed_damage_is_found_by_the_general_rules() {
     let source = ModelSource::Directory { path: model_dir(), onnx_file: "model.onnx".into() };
     let scratch = TempDir::new().unwrap();
-    let index = Index::open(scratch.path(), &source).unwrap();
+    let index = Index::open(&Location::Embedded(scratch.path().to_path_buf()), &source).unwrap();
     let lexicon = footnote_ingest::Lexicon::new(index.embedder().vocabulary());
     let read = |name: &str| std::fs::read_to_string(seeds().join(name)).unwrap();
     // Seed 001 carries "22 íîÿáðÿ 2022" (Cyrillic read as Latin-1) in its repeated copy.
@@ -117,7 +117,7 @@ fn no_passage_is_stored_twice_or_exceeds_the_model_input() {
 
     let source = ModelSource::Directory { path: model_dir(), onnx_file: "model.onnx".into() };
     let scratch = TempDir::new().unwrap();
-    let index = Index::open(scratch.path(), &source).unwrap();
+    let index = Index::open(&Location::Embedded(scratch.path().to_path_buf()), &source).unwrap();
     for text in texts(&stored) {
         let pieces = index.embedder().count_word_pieces(&text);
         assert!(pieces <= index.embedder().max_word_pieces(), "{pieces} word pieces: {text}");
@@ -244,7 +244,7 @@ fn an_interrupted_write_is_finished_by_the_next_run() {
     // write them with the library, without removing the old version.
     {
         let source = ModelSource::Directory { path: model_dir(), onnx_file: "model.onnx".into() };
-        let index = Index::open(data.path(), &source).unwrap();
+        let index = Index::open(&Location::Embedded(data.path().to_path_buf()), &source).unwrap();
         let ingestor = footnote_ingest::Ingestor::new(&index);
         let raw = std::fs::read_to_string(&file).unwrap();
         let prepared = ingestor.prepare("note.md", footnote_ingest::Format::Markdown, &raw, &Default::default(), None);
@@ -331,7 +331,7 @@ fn a_locked_or_foreign_index_is_refused() {
     ingest(data.path(), docs.path());
 
     let source = ModelSource::Directory { path: model_dir(), onnx_file: "model.onnx".into() };
-    let held = Index::open(data.path(), &source).unwrap();
+    let held = Index::open(&Location::Embedded(data.path().to_path_buf()), &source).unwrap();
     let locked = failure(footnote(data.path()).args(["search", "election"]));
     assert!(locked.contains("in use by another footnote process"), "{locked}");
     drop(held);

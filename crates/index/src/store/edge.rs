@@ -1,22 +1,25 @@
 //! The embedded backend: Qdrant Edge, the Qdrant engine in-process, on disk.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use qdrant_edge::external::ordered_float::OrderedFloat;
-use qdrant_edge::external::serde_json::{Map, Value, json};
 use qdrant_edge::external::uuid::Uuid;
+use serde_json::{Map, Value};
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
     EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion as EdgeFusion, Match,
     Modifier, NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaType, PointId,
     PointInsertOperations, PointOperations, PointStructPersisted, Prefetch, QueryEnum,
     QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation, ValueVariants, VectorInternal,
-    VectorPersisted, VectorStructPersisted, WithPayloadInterface, WithVector,
+    VectorPersisted, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 
-use super::{DENSE_VECTOR, Fusion, HybridQuery, PassageStore, Ranking, SPARSE_VECTOR, StoredPoint};
-use crate::{DocumentSummary, Error, Passage, Result, ScoredPassage};
+use super::{
+    DENSE_VECTOR, Fusion, HybridQuery, INTEGER_INDEXES, KEYWORD_INDEXES, PassageStore, Ranking, SPARSE_VECTOR,
+    SUMMARY_FIELDS, StoredPoint, in_document_order, passage_of, payload_of, stored_point_of, summarise_documents,
+};
+use crate::{DocumentSummary, Error, Passage, Result, ScoredPassage, SparseVector};
 
 /// Points per scroll page when listing.
 const SCROLL_PAGE: usize = 1024;
@@ -55,11 +58,9 @@ impl EdgeStore {
                 ..Default::default()
             };
             let shard = EdgeShard::new(path, config).map_err(store_error)?;
-            for (field, schema) in [
-                ("doc_id", PayloadSchemaType::Keyword),
-                ("content_hash", PayloadSchemaType::Keyword),
-                ("position", PayloadSchemaType::Integer),
-            ] {
+            let keyword = KEYWORD_INDEXES.map(|field| (field, PayloadSchemaType::Keyword));
+            let integer = INTEGER_INDEXES.map(|field| (field, PayloadSchemaType::Integer));
+            for (field, schema) in keyword.into_iter().chain(integer) {
                 shard
                     .update(UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(
                         CreateIndex {
@@ -81,22 +82,33 @@ impl EdgeStore {
         Ok(EdgeStore { shard })
     }
 
-    fn scroll(&self, filter: Option<Filter>, fields: WithPayloadInterface) -> Result<Vec<Map<String, Value>>> {
+    /// One page of points from `offset` on, and where the next page starts.
+    fn scroll_page(
+        &self,
+        offset: Option<PointId>,
+        limit: usize,
+        filter: Option<Filter>,
+        fields: WithPayloadInterface,
+        with_vectors: bool,
+    ) -> Result<(Vec<qdrant_edge::Record>, Option<PointId>)> {
+        self.shard
+            .scroll(ScrollRequest {
+                offset,
+                limit: Some(limit),
+                filter,
+                with_payload: Some(fields),
+                with_vector: WithVector::Bool(with_vectors),
+                order_by: None,
+            })
+            .map_err(store_error)
+    }
+
+    fn scroll(&self, filter: Option<Filter>, fields: WithPayloadInterface) -> Result<Vec<(String, Map<String, Value>)>> {
         let mut payloads = Vec::new();
         let mut offset = None;
         loop {
-            let (records, next) = self
-                .shard
-                .scroll(ScrollRequest {
-                    offset,
-                    limit: Some(SCROLL_PAGE),
-                    filter: filter.clone(),
-                    with_payload: Some(fields.clone()),
-                    with_vector: WithVector::Bool(false),
-                    order_by: None,
-                })
-                .map_err(store_error)?;
-            payloads.extend(records.into_iter().map(|r| with_id(r.id, r.payload)));
+            let (records, next) = self.scroll_page(offset, SCROLL_PAGE, filter.clone(), fields.clone(), false)?;
+            payloads.extend(records.into_iter().map(|r| (r.id.to_string(), r.payload.map(|p| p.0).unwrap_or_default())));
             match next {
                 Some(next) => offset = Some(next),
                 None => return Ok(payloads),
@@ -139,40 +151,13 @@ impl PassageStore for EdgeStore {
     }
 
     fn documents(&self) -> Result<Vec<DocumentSummary>> {
-        let fields = ["doc_id", "title", "source", "date", "content_hash", "document_passages"];
-        let payloads = self.scroll(None, include(&fields))?;
-        // Group by (document, version): only a version with all its passages is
-        // reported; a partly written one is what an interrupted ingest leaves.
-        let mut versions: BTreeMap<(String, String), (Map<String, Value>, usize)> = BTreeMap::new();
-        for payload in payloads {
-            let key = (string(&payload, "doc_id"), string(&payload, "content_hash"));
-            versions.entry(key).or_insert_with(|| (payload, 0)).1 += 1;
-        }
-        let mut documents: BTreeMap<String, DocumentSummary> = BTreeMap::new();
-        for ((doc_id, hash), (payload, count)) in versions {
-            let complete = count == number(&payload, "document_passages");
-            if complete || !documents.contains_key(&doc_id) {
-                documents.insert(
-                    doc_id.clone(),
-                    DocumentSummary {
-                        id: doc_id,
-                        title: string(&payload, "title"),
-                        source: optional_string(&payload, "source"),
-                        date: optional_string(&payload, "date"),
-                        passages: count,
-                        content_hash: hash,
-                    },
-                );
-            }
-        }
-        Ok(documents.into_values().collect())
+        let payloads = self.scroll(None, include(&SUMMARY_FIELDS))?;
+        Ok(summarise_documents(payloads.into_iter().map(|(_, payload)| payload)))
     }
 
     fn passages(&self, doc_id: Option<&str>) -> Result<Vec<Passage>> {
         let payloads = self.scroll(doc_id.map(document_filter), WithPayloadInterface::Bool(true))?;
-        let mut passages: Vec<Passage> = payloads.iter().map(to_passage).collect();
-        passages.sort_by(|a, b| (&a.doc_id, a.position).cmp(&(&b.doc_id, b.position)));
-        Ok(passages)
+        Ok(in_document_order(payloads.into_iter().map(|(id, payload)| passage_of(id, &payload)).collect()))
     }
 
     fn query(&self, query: &HybridQuery) -> Result<Vec<ScoredPassage>> {
@@ -230,7 +215,10 @@ impl PassageStore for EdgeStore {
             .map_err(store_error)?;
         Ok(points
             .into_iter()
-            .map(|p| ScoredPassage { passage: to_passage(&with_id(p.id, p.payload)), score: p.score })
+            .map(|p| ScoredPassage {
+                passage: passage_of(p.id.to_string(), &p.payload.map(|p| p.0).unwrap_or_default()),
+                score: p.score,
+            })
             .collect())
     }
 
@@ -238,6 +226,44 @@ impl PassageStore for EdgeStore {
         self.shard.flush();
         Ok(())
     }
+
+    fn health(&self) -> Result<()> {
+        // In-process and on local disk: open is healthy.
+        Ok(())
+    }
+
+    fn export(&self, page: usize, each: &mut dyn FnMut(Vec<StoredPoint>) -> Result<()>) -> Result<()> {
+        let mut offset = None;
+        loop {
+            let (records, next) = self.scroll_page(offset, page.max(1), None, WithPayloadInterface::Bool(true), true)?;
+            let points = records.into_iter().map(exported_point).collect::<Result<Vec<_>>>()?;
+            if !points.is_empty() {
+                each(points)?;
+            }
+            match next {
+                Some(next) => offset = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+fn exported_point(record: qdrant_edge::Record) -> Result<StoredPoint> {
+    let id = record.id.to_string();
+    let payload = record.payload.map(|p| p.0).unwrap_or_default();
+    let mut vectors = match record.vector {
+        Some(VectorStructInternal::Named(vectors)) => vectors,
+        _ => return Err(Error::Store(format!("point {id} has no named vectors"))),
+    };
+    let dense = match vectors.remove(DENSE_VECTOR) {
+        Some(VectorInternal::Dense(dense)) => dense,
+        _ => return Err(Error::Store(format!("point {id} has no dense vector `{DENSE_VECTOR}`"))),
+    };
+    let sparse = match vectors.remove(SPARSE_VECTOR) {
+        Some(VectorInternal::Sparse(sparse)) => SparseVector { indices: sparse.indices, values: sparse.values },
+        _ => return Err(Error::Store(format!("point {id} has no sparse vector `{SPARSE_VECTOR}`"))),
+    };
+    Ok(stored_point_of(id, &payload, dense, sparse))
 }
 
 fn nearest(using: &str, query: VectorInternal) -> QueryEnum {
@@ -261,20 +287,8 @@ fn include(fields: &[&str]) -> WithPayloadInterface {
 
 fn to_point(point: StoredPoint) -> Result<PointStructPersisted> {
     let id = Uuid::parse_str(&point.id).map_err(store_error)?;
-    let StoredPoint { document, document_passages, passage, dense, sparse, .. } = point;
-    let payload = json!({
-        "doc_id": document.id,
-        "title": document.title,
-        "source": document.source,
-        "date": document.date,
-        "content_hash": document.content_hash,
-        "document_passages": document_passages,
-        "position": passage.position,
-        "start": passage.span.0,
-        "end": passage.span.1,
-        "text": passage.text,
-    });
-    let Value::Object(payload) = payload else { unreachable!("json! of an object") };
+    let payload = payload_of(&point);
+    let StoredPoint { dense, sparse, .. } = point;
     Ok(PointStructPersisted {
         id: PointId::Uuid(id),
         vector: VectorStructPersisted::Named(HashMap::from([
@@ -289,37 +303,4 @@ fn to_point(point: StoredPoint) -> Result<PointStructPersisted> {
         ])),
         payload: Some(Payload(payload)),
     })
-}
-
-/// The payload with the point id folded in as `id`.
-fn with_id(id: PointId, payload: Option<Payload>) -> Map<String, Value> {
-    let mut map = payload.map(|p| p.0).unwrap_or_default();
-    map.insert("id".into(), Value::String(id.to_string()));
-    map
-}
-
-fn to_passage(payload: &Map<String, Value>) -> Passage {
-    Passage {
-        id: string(payload, "id"),
-        doc_id: string(payload, "doc_id"),
-        title: string(payload, "title"),
-        source: optional_string(payload, "source"),
-        date: optional_string(payload, "date"),
-        text: string(payload, "text"),
-        position: number(payload, "position"),
-        start: number(payload, "start"),
-        end: number(payload, "end"),
-    }
-}
-
-fn optional_string(payload: &Map<String, Value>, key: &str) -> Option<String> {
-    payload.get(key).and_then(Value::as_str).map(str::to_string)
-}
-
-fn string(payload: &Map<String, Value>, key: &str) -> String {
-    optional_string(payload, key).unwrap_or_default()
-}
-
-fn number(payload: &Map<String, Value>, key: &str) -> usize {
-    payload.get(key).and_then(Value::as_u64).unwrap_or_default() as usize
 }

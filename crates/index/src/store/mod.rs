@@ -3,9 +3,16 @@
 //! The trait is the contract a backend meets: the same collection layout (a named
 //! dense vector, a BM25 sparse vector with the IDF modifier, the passage payload
 //! and indexes on `doc_id`, `content_hash` and `position`) and the same hybrid
-//! query, so a Qdrant server backend can sit behind it and rank identically.
+//! query, so the embedded engine ([`edge`]) and a Qdrant server ([`qdrant`]) rank
+//! identically. The payload is written and read by the functions at the bottom of
+//! this file, the same for both.
 
 pub mod edge;
+pub mod qdrant;
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
 
 use crate::{DocumentMeta, DocumentSummary, NewPassage, Passage, Result, ScoredPassage, SparseVector};
 
@@ -13,6 +20,9 @@ use crate::{DocumentMeta, DocumentSummary, NewPassage, Passage, Result, ScoredPa
 pub const DENSE_VECTOR: &str = "dense";
 /// Name of the BM25 sparse vector in the collection.
 pub const SPARSE_VECTOR: &str = "bm25";
+/// Payload fields with an index: the filters of every write and of `--doc`.
+pub const KEYWORD_INDEXES: [&str; 2] = ["doc_id", "content_hash"];
+pub const INTEGER_INDEXES: [&str; 1] = ["position"];
 
 /// A passage ready to store: its payload and both vectors.
 #[derive(Debug, Clone)]
@@ -69,4 +79,116 @@ pub trait PassageStore: Send + Sync {
     fn query(&self, query: &HybridQuery) -> Result<Vec<ScoredPassage>>;
     /// Makes every write so far durable.
     fn flush(&self) -> Result<()>;
+    /// Whether the store answers; what `/readyz` reports.
+    fn health(&self) -> Result<()>;
+    /// Every stored point with its vectors, in pages of about `page` points, for
+    /// copying an index to another backend without embedding again.
+    fn export(&self, page: usize, each: &mut dyn FnMut(Vec<StoredPoint>) -> Result<()>) -> Result<()>;
+}
+
+/// The payload stored with a passage: its document's metadata, so a hit can be
+/// shown without a second lookup, and its place in the document.
+pub(crate) fn payload_of(point: &StoredPoint) -> Map<String, Value> {
+    let StoredPoint { document, document_passages, passage, .. } = point;
+    let payload = json!({
+        "doc_id": document.id,
+        "title": document.title,
+        "source": document.source,
+        "date": document.date,
+        "content_hash": document.content_hash,
+        "document_passages": document_passages,
+        "position": passage.position,
+        "start": passage.span.0,
+        "end": passage.span.1,
+        "text": passage.text,
+    });
+    let Value::Object(payload) = payload else { unreachable!("json! of an object") };
+    payload
+}
+
+/// The passage a stored point holds; `id` is the point id.
+pub(crate) fn passage_of(id: String, payload: &Map<String, Value>) -> Passage {
+    Passage {
+        id,
+        doc_id: string(payload, "doc_id"),
+        title: string(payload, "title"),
+        source: optional_string(payload, "source"),
+        date: optional_string(payload, "date"),
+        text: string(payload, "text"),
+        position: number(payload, "position"),
+        start: number(payload, "start"),
+        end: number(payload, "end"),
+    }
+}
+
+/// A stored point rebuilt from its payload and vectors (the inverse of writing it).
+pub(crate) fn stored_point_of(id: String, payload: &Map<String, Value>, dense: Vec<f32>, sparse: SparseVector) -> StoredPoint {
+    StoredPoint {
+        id,
+        document: DocumentMeta {
+            id: string(payload, "doc_id"),
+            title: string(payload, "title"),
+            source: optional_string(payload, "source"),
+            date: optional_string(payload, "date"),
+            content_hash: string(payload, "content_hash"),
+        },
+        document_passages: number(payload, "document_passages"),
+        passage: NewPassage {
+            text: string(payload, "text"),
+            position: number(payload, "position"),
+            span: (number(payload, "start"), number(payload, "end")),
+        },
+        dense,
+        sparse,
+    }
+}
+
+/// Payload fields that [`summarise_documents`] reads.
+pub(crate) const SUMMARY_FIELDS: [&str; 6] = ["doc_id", "title", "source", "date", "content_hash", "document_passages"];
+
+/// The documents the payloads of all points describe. Only a version with all its
+/// passages is reported when there is one; a partly written version is what an
+/// interrupted ingest leaves, and is reported only when it is all there is.
+pub(crate) fn summarise_documents(payloads: impl IntoIterator<Item = Map<String, Value>>) -> Vec<DocumentSummary> {
+    let mut versions: BTreeMap<(String, String), (Map<String, Value>, usize)> = BTreeMap::new();
+    for payload in payloads {
+        let key = (string(&payload, "doc_id"), string(&payload, "content_hash"));
+        versions.entry(key).or_insert_with(|| (payload, 0)).1 += 1;
+    }
+    let mut documents: BTreeMap<String, DocumentSummary> = BTreeMap::new();
+    for ((doc_id, hash), (payload, count)) in versions {
+        let complete = count == number(&payload, "document_passages");
+        if complete || !documents.contains_key(&doc_id) {
+            documents.insert(
+                doc_id.clone(),
+                DocumentSummary {
+                    id: doc_id,
+                    title: string(&payload, "title"),
+                    source: optional_string(&payload, "source"),
+                    date: optional_string(&payload, "date"),
+                    passages: count,
+                    content_hash: hash,
+                },
+            );
+        }
+    }
+    documents.into_values().collect()
+}
+
+/// Passages in document order, as `passages` returns them.
+pub(crate) fn in_document_order(mut passages: Vec<Passage>) -> Vec<Passage> {
+    passages.sort_by(|a, b| (&a.doc_id, a.position).cmp(&(&b.doc_id, b.position)));
+    passages
+}
+
+fn optional_string(payload: &Map<String, Value>, key: &str) -> Option<String> {
+    payload.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn string(payload: &Map<String, Value>, key: &str) -> String {
+    optional_string(payload, key).unwrap_or_default()
+}
+
+fn number(payload: &Map<String, Value>, key: &str) -> usize {
+    payload.get(key).and_then(Value::as_u64).unwrap_or_default() as usize
 }

@@ -26,7 +26,7 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(context): State<Ctx>) -> Result<Json<Value>, ApiError> {
     context.conversations.ping().await.map_err(|e| ApiError::Unavailable(format!("the conversation database does not answer: {e}")))?;
     let documents = context
-        .with_index(|index| index.store().documents())
+        .with_index(|index| index.store().health().and_then(|()| index.store().documents()))
         .await?
         .map_err(|e| ApiError::Unavailable(format!("the index cannot be read: {e}")))?;
     Ok(Json(json!({ "status": "ready", "documents": documents.len() })))
