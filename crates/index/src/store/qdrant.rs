@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use qdrant_client::qdrant::{
     Condition, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance, FieldType, Filter,
-    GetCollectionInfoRequest, Modifier, PointId, PointStruct, PointsIdsList, PointsSelector, PrefetchQuery, Query,
+    GetCollectionInfoRequest, Modifier, PointId, PointStruct, PointsSelector, PrefetchQuery, Query,
     QueryPoints, Rrf, ScrollPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams,
     VectorParamsMap, VectorsConfig, WithPayloadSelector, WithVectorsSelector, point_id::PointIdOptions,
     points_selector::PointsSelectorOneOf, query::Variant as QueryVariant, vector_input::Variant as InputVariant,
@@ -143,10 +143,7 @@ impl QdrantStore {
     /// does not exist. A collection without the manifest was not made by footnote.
     pub fn manifest(&self) -> Result<Option<Value>> {
         let name = self.settings.collection.clone();
-        let exists = self.call("collection_exists", |client| {
-            let name = name.clone();
-            async move { client.collection_exists(name).await }
-        })?;
+        let exists = self.send("collection_exists", name, |client, name| async move { client.collection_exists(name).await })?;
         if !exists {
             return Ok(None);
         }
@@ -187,10 +184,15 @@ impl QdrantStore {
             metadata: HashMap::from([(MANIFEST_KEY.to_string(), manifest.into())]),
             ..Default::default()
         };
-        self.call("create_collection", |client| {
-            let request = request.clone();
-            async move { client.create_collection(request).await }
-        })?;
+        self.send("create_collection", request, |client, request| async move { client.create_collection(request).await })?;
+        // A server older than collection metadata ignores the field, and the
+        // next start would take footnote's own collection for a stranger's.
+        if !self.collection_config()?.metadata.contains_key(MANIFEST_KEY) {
+            return Err(Error::Store(format!(
+                "{settings} kept no collection metadata, where footnote records its model: \
+                 use a newer Qdrant (compose.yaml runs v1.20.0)"
+            )));
+        }
         let keyword = KEYWORD_INDEXES.map(|field| (field, FieldType::Keyword));
         let integer = INTEGER_INDEXES.map(|field| (field, FieldType::Integer));
         for (field, kind) in keyword.into_iter().chain(integer) {
@@ -201,10 +203,7 @@ impl QdrantStore {
                 field_type: Some(kind.into()),
                 ..Default::default()
             };
-            self.call("create_field_index", |client| {
-                let request = request.clone();
-                async move { client.create_field_index(request).await }
-            })?;
+            self.send("create_field_index", request, |client, request| async move { client.create_field_index(request).await })?;
         }
         Ok(())
     }
@@ -251,11 +250,8 @@ impl QdrantStore {
     }
 
     fn collection_config(&self) -> Result<qdrant_client::qdrant::CollectionConfig> {
-        let name = self.settings.collection.clone();
-        let info = self.call("collection_info", |client| {
-            let request = GetCollectionInfoRequest { collection_name: name.clone() };
-            async move { client.collection_info(request).await }
-        })?;
+        let request = GetCollectionInfoRequest { collection_name: self.settings.collection.clone() };
+        let info = self.send("collection_info", request, |client, request| async move { client.collection_info(request).await })?;
         info.result
             .and_then(|info| info.config)
             .ok_or_else(|| Error::Store(format!("{} sent no collection configuration", self.settings)))
@@ -300,6 +296,17 @@ impl QdrantStore {
         unreachable!("the last try returns")
     }
 
+    /// [`call`](Self::call) with a request that is sent again as it is on a retry.
+    fn send<R, T, F, Fut>(&self, what: &str, request: R, send: F) -> Result<T>
+    where
+        R: Clone,
+        T: Send + 'static,
+        F: Fn(Qdrant, R) -> Fut,
+        Fut: Future<Output = std::result::Result<T, QdrantError>> + Send + 'static,
+    {
+        self.call(what, |client| send(client, request.clone()))
+    }
+
     fn scroll_page(
         &self,
         offset: Option<PointId>,
@@ -317,10 +324,7 @@ impl QdrantStore {
             with_vectors: Some(WithVectorsSelector::from(with_vectors)),
             ..Default::default()
         };
-        let response = self.call("scroll", |client| {
-            let request = request.clone();
-            async move { client.scroll(request).await }
-        })?;
+        let response = self.send("scroll", request, |client, request| async move { client.scroll(request).await })?;
         Ok((response.result, response.next_page_offset))
     }
 
@@ -344,29 +348,7 @@ impl QdrantStore {
             points: Some(PointsSelector { points_selector_one_of: Some(PointsSelectorOneOf::Filter(filter)) }),
             ..Default::default()
         };
-        self.call("delete", |client| {
-            let request = request.clone();
-            async move { client.delete_points(request).await }
-        })?;
-        Ok(())
-    }
-
-    /// Deletes points by id; used by tests to leave a document half written.
-    pub fn delete_points(&self, ids: &[String]) -> Result<()> {
-        let request = DeletePoints {
-            collection_name: self.settings.collection.clone(),
-            wait: Some(true),
-            points: Some(PointsSelector {
-                points_selector_one_of: Some(PointsSelectorOneOf::Points(PointsIdsList {
-                    ids: ids.iter().map(|id| PointId::from(id.as_str())).collect(),
-                })),
-            }),
-            ..Default::default()
-        };
-        self.call("delete", |client| {
-            let request = request.clone();
-            async move { client.delete_points(request).await }
-        })?;
+        self.send("delete", request, |client, request| async move { client.delete_points(request).await })?;
         Ok(())
     }
 }
@@ -385,10 +367,7 @@ impl PassageStore for QdrantStore {
                 points: batch.to_vec(),
                 ..Default::default()
             };
-            self.call("upsert", |client| {
-                let request = request.clone();
-                async move { client.upsert_points(request).await }
-            })?;
+            self.send("upsert", request, |client, request| async move { client.upsert_points(request).await })?;
         }
         Ok(())
     }
@@ -412,10 +391,7 @@ impl PassageStore for QdrantStore {
             exact: Some(true),
             ..Default::default()
         };
-        let response = self.call("count", |client| {
-            let request = request.clone();
-            async move { client.count(request).await }
-        })?;
+        let response = self.send("count", request, |client, request| async move { client.count(request).await })?;
         Ok(response.result.map(|r| r.count as usize).unwrap_or_default())
     }
 
@@ -477,10 +453,7 @@ impl PassageStore for QdrantStore {
             with_vectors: Some(WithVectorsSelector::from(false)),
             ..Default::default()
         };
-        let response = self.call("query", |client| {
-            let request = request.clone();
-            async move { client.query(request).await }
-        })?;
+        let response = self.send("query", request, |client, request| async move { client.query(request).await })?;
         Ok(response
             .result
             .into_iter()
