@@ -337,8 +337,8 @@ mod tests {
             return None;
         };
         let admin = PgPool::connect(&url).await.unwrap_or_else(|error| {
-        panic!("FOOTNOTE_TEST_POSTGRES_URL={url:?} does not reach a PostgreSQL server: {error}")
-    });
+            panic!("FOOTNOTE_TEST_POSTGRES_URL={url:?} does not reach a PostgreSQL server: {error}")
+        });
         let name = format!("footnote_test_{}", uuid::Uuid::new_v4().simple());
         // The name is ours (a UUID), not input.
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("the test role may create databases");

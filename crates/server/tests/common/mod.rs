@@ -105,7 +105,7 @@ pub async fn postgres_database() -> Option<String> {
     });
     let name = format!("footnote_test_{}", uuid::Uuid::new_v4().simple());
     // The name is ours (a UUID), not input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("the test role may create databases");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("the test role may create databases");
     admin.close().await;
     let (server, _) = url.rsplit_once('/').expect("the URL names a database");
     Some(format!("{server}/{name}"))
