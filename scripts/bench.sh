@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures what docs/benchmarks.md reports: ingest throughput (fp32 and int8, seeds
 # and squad2-dev), retrieval quality on squad2-dev per ranking, search latency,
-# and the cold start of `footnote search`. Run on an otherwise idle machine.
+# the cold start of `footnote search`, and serving load. Run on an otherwise idle
+# machine. `scripts/bench.sh load` measures serving load only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh >/dev/null
@@ -12,6 +13,9 @@ SQUAD="${SQUAD:-../shared/benchmarks/squad2-dev}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
+if [ "${1:-all}" = load ]; then
+  $FOOTNOTE --data-dir "$WORK/seeds" ingest seeds >/dev/null
+else
 echo "## ingest throughput"
 for model in model.onnx model-int8.onnx; do
   for docs in seeds "$SQUAD/docs"; do
@@ -41,12 +45,14 @@ echo "## cold start: footnote search, 10 runs (process start, model load, index 
 for i in 1 2 3 4 5 6 7 8 9 10; do
   /usr/bin/time -f "%e s, %M KiB max RSS" $FOOTNOTE --data-dir "$WORK/seeds" search "why did Tokayev call early elections?" -k 3 >/dev/null
 done 2>&1 | sort -n
+fi
 
 echo "## load: POST /api/v1/ask (the example question), wrk, 16 connections for 30 s"
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 load() {
   local data=$1 label=$2
   shift 2
+  rm -f "$data"/conversations.db* "$WORK/serve.out"  # each run starts with no stored answers
   $FOOTNOTE --data-dir "$data" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed "$@" > "$WORK/serve.out" &
   local pid=$!
   until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
@@ -59,7 +65,9 @@ load() {
   grep VmHWM "/proc/$pid/status"
   kill -TERM "$pid" && wait "$pid"
 }
-load "$WORK/seeds" "seeds (123 passages)"
-load "$WORK/seeds" "seeds (123 passages), --question-sessions 2" --question-sessions 2
+for run in 1 2 3; do
+  load "$WORK/seeds" "seeds (123 passages), run $run"
+done
+load "$WORK/seeds" "seeds (123 passages), --embedding-sessions 0 (one session on both cores)" --embedding-sessions 0
 $FOOTNOTE --data-dir "$WORK/seeds" ingest "$SQUAD/docs" >/dev/null
 load "$WORK/seeds" "seeds + squad2-dev (828 passages)"

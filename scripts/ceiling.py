@@ -1,6 +1,7 @@
 """What these cores can do, for docs/benchmarks.md: single-precision matrix
 multiplication throughput (numpy/OpenBLAS sgemm), and ONNX Runtime driven directly
-on squad2-dev's passages at several batch sizes, fp32 and int8, without fastembed.
+on squad2-dev's passages at several batch sizes, fp32 and int8, without fastembed,
+and on a short question one at a time and in batches on one thread.
 
     pip install numpy tokenizers          # and scripts/setup.sh for ONNX Runtime
     footnote --data-dir /tmp/sq ingest ../shared/benchmarks/squad2-dev/docs
@@ -69,3 +70,23 @@ for onnx_file in ["model.onnx", "model-int8.onnx"]:
             session.run(None, batch)
         elapsed = time.perf_counter() - started
         print(f"{onnx_file} batch {size}: {word_pieces / elapsed:.0f} word pieces/s ({elapsed:.1f} s)")
+
+# Questions, as a server embeds them (crates/index/src/embedder/sessions.rs): the
+# example question (11 word pieces) on one single-threaded session, one at a time
+# and in batches.
+question = tokenizer.encode("why did Tokayev call early elections?")
+options = ort.SessionOptions()
+options.intra_op_num_threads = 1
+session = ort.InferenceSession(os.path.join(model_dir, "model.onnx"), options)
+for size in [1, 2, 4, 8, 16]:
+    ids = np.array([question.ids] * size, np.int64)
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+    for _ in range(20):
+        session.run(None, feed)
+    runs = 200
+    started = time.perf_counter()
+    for _ in range(runs):
+        session.run(None, feed)
+    per_run = (time.perf_counter() - started) / runs * 1e3
+    print(f"model.onnx, one thread, {size} question(s) of {len(question.ids)} word pieces per run: "
+          f"{per_run:.1f} ms per run, {per_run / size:.2f} ms per question")

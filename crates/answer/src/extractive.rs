@@ -9,9 +9,9 @@
 //! few passages are cited and each citation is strong.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use footnote_index::{Bm25Params, Index, ScoredPassage, SparseEncoder, sentence_spans};
+use footnote_index::{Bm25Params, Index, Passage, ScoredPassage, SparseEncoder, sentence_spans};
 
 use crate::{Answer, AnswerBody, AnswerEvent, AnswerSentence, Answerer, Citation, Confidence, Signals, Turn};
 
@@ -54,6 +54,30 @@ pub const ABSTENTION: &str = "The documents don't cover this, so I can't answer 
 pub struct ExtractiveAnswerer {
     terms: SparseEncoder,
     settings: Settings,
+    /// Passages already cut into sentences and analysed, by passage id. A
+    /// passage's id covers its document's content, so an id always names the
+    /// same text. Analysis (tokenising and stemming every word) was the costliest
+    /// part of choosing sentences, and the same passages answer many questions.
+    analysed: quick_cache::sync::Cache<String, Arc<PassageAnalysis>>,
+}
+
+/// Passages whose analyses are kept: all of a collection of this size, and the
+/// most asked-about ones of a larger collection. Each takes a few KiB.
+const ANALYSES_KEPT: usize = 4096;
+
+/// A passage cut into sentences, with the terms of each as BM25 sees them.
+struct PassageAnalysis {
+    sentences: Vec<AnalysedSentence>,
+    /// The terms of all its sentences.
+    terms: HashSet<u32>,
+}
+
+struct AnalysedSentence {
+    /// Byte range in the passage text.
+    span: std::ops::Range<usize>,
+    terms: HashSet<u32>,
+    /// Headings and titles inside a passage are not statements to cite.
+    statement: bool,
 }
 
 impl ExtractiveAnswerer {
@@ -63,20 +87,37 @@ impl ExtractiveAnswerer {
 
     pub fn with_bm25(bm25: Bm25Params, settings: Settings) -> Self {
         let terms = SparseEncoder::new(bm25).expect("the index's BM25 parameters are valid");
-        ExtractiveAnswerer { terms, settings }
+        ExtractiveAnswerer { terms, settings, analysed: quick_cache::sync::Cache::new(ANALYSES_KEPT) }
     }
 
     fn term_set(&self, text: &str) -> HashSet<u32> {
         self.terms.encode_query(text).indices.into_iter().collect()
     }
+
+    fn analysis(&self, passage: &Passage) -> Arc<PassageAnalysis> {
+        if let Some(analysis) = self.analysed.get(&passage.id) {
+            return analysis;
+        }
+        let sentences: Vec<AnalysedSentence> = sentence_spans(&passage.text)
+            .into_iter()
+            .map(|span| {
+                let sentence = &passage.text[span.clone()];
+                AnalysedSentence { terms: self.term_set(sentence), statement: is_statement(sentence), span }
+            })
+            .collect();
+        let terms = sentences.iter().flat_map(|s| s.terms.iter().copied()).collect();
+        let analysis = Arc::new(PassageAnalysis { sentences, terms });
+        self.analysed.insert(passage.id.clone(), analysis.clone());
+        analysis
+    }
 }
 
 /// A sentence of a candidate passage.
-struct Candidate {
+struct Candidate<'a> {
     passage: usize,
     /// Byte range in the passage text.
     span: std::ops::Range<usize>,
-    terms: HashSet<u32>,
+    terms: &'a HashSet<u32>,
     score: f32,
     /// For a why-question: the candidate right before this one, whose event
     /// this sentence gives the reason for; the two are cited together.
@@ -103,23 +144,14 @@ impl Answerer for ExtractiveAnswerer {
         let window = if wanted == Wanted::Reason { self.settings.candidate_passages + 2 } else { self.settings.candidate_passages };
         let passages = &passages[..passages.len().min(window)];
 
-        // Each candidate passage is analysed once, sentence by sentence; its
-        // terms are the union of its sentences' terms.
+        let analyses: Vec<Arc<PassageAnalysis>> = all_passages.iter().map(|hit| self.analysis(&hit.passage)).collect();
+        let all_passage_terms: Vec<&HashSet<u32>> = analyses.iter().map(|a| &a.terms).collect();
         let mut candidates: Vec<Candidate> = Vec::new();
-        let mut all_passage_terms: Vec<HashSet<u32>> = Vec::with_capacity(all_passages.len());
-        for (p, hit) in passages.iter().enumerate() {
-            let mut passage_terms = HashSet::new();
-            for span in sentence_spans(&hit.passage.text) {
-                let terms = self.term_set(&hit.passage.text[span.clone()]);
-                passage_terms.extend(terms.iter().copied());
-                // Headings and titles inside a passage are not statements to cite.
-                if is_statement(&hit.passage.text[span.clone()]) {
-                    candidates.push(Candidate { passage: p, span, terms, score: 0.0, completes: None });
-                }
+        for (p, analysis) in analyses[..passages.len()].iter().enumerate() {
+            for sentence in analysis.sentences.iter().filter(|s| s.statement) {
+                candidates.push(Candidate { passage: p, span: sentence.span.clone(), terms: &sentence.terms, score: 0.0, completes: None });
             }
-            all_passage_terms.push(passage_terms);
         }
-        all_passage_terms.extend(all_passages[passages.len()..].iter().map(|h| self.term_set(&h.passage.text)));
         let weights = term_weights(&query_terms, &own_terms, &candidates);
         let total_weight: f32 = weights.values().sum();
         let top_score = passages.first().map_or(1.0, |h| h.score.max(f32::EPSILON));
@@ -194,7 +226,7 @@ impl ExtractiveAnswerer {
             };
             let good_enough = c.score >= ratio * best;
             let room = same_passage || cited.len() < self.settings.max_passages;
-            let redundant = chosen.iter().any(|&j| jaccard(&candidates[j].terms, &c.terms) > 0.6);
+            let redundant = chosen.iter().any(|&j| jaccard(candidates[j].terms, c.terms) > 0.6);
             if good_enough && room && !redundant && !c.terms.is_empty() {
                 chosen.push(i);
                 if !same_passage {
@@ -219,7 +251,7 @@ const OUTRIGHT_REASON_RATIO: f32 = 0.6;
 /// the ranked passages (a term none of them holds, like "football" in a question
 /// about Kazakh politics, weighs most). A question with no terms of its own
 /// ("hello") has no coverage.
-fn confidence(own_terms: &HashSet<u32>, passage_terms: &[HashSet<u32>], signals: Signals) -> Confidence {
+fn confidence(own_terms: &HashSet<u32>, passage_terms: &[&HashSet<u32>], signals: Signals) -> Confidence {
     let n = passage_terms.len() as f32;
     let weight = |t: &u32| {
         let df = passage_terms.iter().filter(|terms| terms.contains(t)).count() as f32;
@@ -361,19 +393,23 @@ enum Wanted {
     Anything,
 }
 
+// The patterns match English cue words at ASCII word boundaries (`(?-u)`): a
+// Unicode `\b` sends the regex engine from its DFA to a far slower one on any
+// text with curly quotes or dashes, which cost about a tenth of a loaded
+// server's CPU (docs/benchmarks.md, serving load).
 static YEAR: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b|\bcentury\b").expect("valid regex")
+    regex::Regex::new(r"(?-u)\b(1[0-9]{3}|20[0-9]{2})\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b|\bcentury\b").expect("valid regex")
 });
 static REASON: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"(?i)\b(because|since|due to|in order to|so that|so as to|reasons?|factors?|rationale|caused?|led to|motive|aim(ed)? (at|to)|necessity|needed|must|the need)\b").expect("valid regex")
+    regex::Regex::new(r"(?i-u)\b(because|since|due to|in order to|so that|so as to|reasons?|factors?|rationale|caused?|led to|motive|aim(ed)? (at|to)|necessity|needed|must|the need)\b").expect("valid regex")
 });
 /// Causal wording that names a reason outright, as opposed to a purpose or a
 /// need ("must", "in order to"), which [`REASON`] also accepts.
 static STATED_REASON: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"(?i)\b(because|due to|owing to|reasons?|factors?|rationale|caused?|led to|motives?|driven by)\b").expect("valid regex")
+    regex::Regex::new(r"(?i-u)\b(because|due to|owing to|reasons?|factors?|rationale|caused?|led to|motives?|driven by)\b").expect("valid regex")
 });
 static NUMBER: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"(?i)\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b").expect("valid regex")
+    regex::Regex::new(r"(?i-u)\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|half)\b").expect("valid regex")
 });
 
 impl Wanted {

@@ -1,5 +1,7 @@
+mod sessions;
+
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::Mutex;
 
 use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
@@ -50,13 +52,19 @@ impl std::fmt::Display for ModelIdentity {
 /// Turns text into dense vectors, and counts word pieces with the model's own
 /// tokenizer so that passages can be sized to fit the model.
 pub struct Embedder {
-    model: Mutex<TextEmbedding>,
-    /// Single-threaded sessions for questions, when a server asked for them
-    /// ([`Embedder::add_question_sessions`]).
-    question_sessions: OnceLock<SessionPool>,
-    source: ModelSource,
+    sessions: Sessions,
     counter: tokenizers::Tokenizer,
     identity: ModelIdentity,
+}
+
+/// The model sessions that embed.
+enum Sessions {
+    /// One session on all cores, one text or batch at a time: the commands,
+    /// which embed a collection or a single question.
+    Shared(Mutex<TextEmbedding>),
+    /// Single-threaded sessions that embed questions in batches and passages
+    /// between them: a server ([`Embedder::load_serving`]).
+    Serving(sessions::SessionPool),
 }
 
 impl std::fmt::Debug for Embedder {
@@ -66,21 +74,41 @@ impl std::fmt::Debug for Embedder {
 }
 
 impl Embedder {
+    /// The model with one session on all cores, for the commands.
     pub fn load(source: &ModelSource) -> Result<Self> {
         check_onnx_runtime()?;
         let (model, name) = load(source, None)?;
-        let mut counter = model.tokenizer.clone();
-        counter
-            .with_truncation(None)
-            .map_err(|e| Error::ModelLoad(format!("tokenizer: {e}")))?;
-        counter.with_padding(None);
-        let mut embedder = Embedder {
-            model: Mutex::new(model),
-            question_sessions: OnceLock::new(),
-            source: source.clone(),
-            counter,
-            identity: ModelIdentity { name, dimension: 0 },
-        };
+        let counter = word_piece_counter(&model)?;
+        Self::assemble(Sessions::Shared(Mutex::new(model)), counter, name)
+    }
+
+    /// The model with `count` single-threaded sessions, each on a thread of its
+    /// own, that embed questions in batches and passages between them
+    /// ([`sessions`]). A server answering many questions at once serves about
+    /// twice as many with two of them on two cores as with one session on both
+    /// (docs/benchmarks.md, serving load). Each costs about 100 MiB. With a
+    /// `count` of 0, the one session on all cores.
+    pub fn load_serving(source: &ModelSource, count: usize) -> Result<Self> {
+        if count == 0 {
+            return Self::load(source);
+        }
+        check_onnx_runtime()?;
+        // One after the other: loading one briefly takes twice its final memory.
+        let mut sessions = Vec::with_capacity(count);
+        let mut name = String::new();
+        for _ in 0..count {
+            let (session, session_name) = load(source, Some(1))?;
+            sessions.push(session);
+            name = session_name;
+        }
+        let counter = word_piece_counter(&sessions[0])?;
+        let pool = sessions::SessionPool::start(sessions)
+            .map_err(|e| Error::ModelLoad(format!("cannot start an embedding thread: {e}")))?;
+        Self::assemble(Sessions::Serving(pool), counter, name)
+    }
+
+    fn assemble(sessions: Sessions, counter: tokenizers::Tokenizer, name: String) -> Result<Self> {
+        let mut embedder = Embedder { sessions, counter, identity: ModelIdentity { name, dimension: 0 } };
         embedder.identity.dimension = embedder.embed_query("dimension probe")?.len();
         Ok(embedder)
     }
@@ -108,71 +136,45 @@ impl Embedder {
             .filter(|w| w.chars().all(|c| c.is_alphabetic()))
     }
 
-    /// Loads `count` more sessions of the model, one thread each, that embed
-    /// questions side by side. A server answering many short questions at once
-    /// gets more from them than from one multi-threaded session, whose idle
-    /// workers spin on the cores the other requests need (docs/benchmarks.md,
-    /// serving load). Each costs the model's size in memory.
-    pub fn add_question_sessions(&self, count: usize) -> Result<()> {
-        if count == 0 {
-            return Ok(());
-        }
-        let sessions = (0..count).map(|_| Ok(load(&self.source, Some(1))?.0)).collect::<Result<Vec<_>>>()?;
-        let _ = self.question_sessions.set(SessionPool { sessions: Mutex::new(sessions), freed: Condvar::new() });
-        Ok(())
-    }
-
     pub fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
-        let mut vectors = match self.question_sessions.get() {
-            Some(pool) => pool.embed(text)?,
-            None => self.run(&[text])?,
-        };
-        vectors.pop().ok_or_else(|| Error::Embedding("model returned no vector".into()))
+        match &self.sessions {
+            Sessions::Serving(pool) => pool.embed_question(text),
+            Sessions::Shared(model) => {
+                run(model, &[text])?.pop().ok_or_else(|| Error::Embedding("the model returned no vector".into()))
+            }
+        }
     }
 
     /// Embeds many passages, batching texts of similar length together.
     pub fn embed_passages<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+        let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].as_ref().len());
+        order.sort_by_key(|&i| texts[i].len());
+        let model = match &self.sessions {
+            Sessions::Serving(pool) => return pool.embed_passages(&texts, &order),
+            Sessions::Shared(model) => model,
+        };
         let mut vectors = vec![Vec::new(); texts.len()];
         for chunk in order.chunks(BATCH_SIZE) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_ref()).collect();
-            for (&i, vector) in chunk.iter().zip(self.run(&batch)?) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, vector) in chunk.iter().zip(run(model, &batch)?) {
                 vectors[i] = vector;
             }
         }
         Ok(vectors)
     }
-
-    fn run(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let mut model = self.model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        embed(&mut model, texts)
-    }
 }
 
-/// Sessions lent out one question at a time; a caller waits for the first
-/// one returned when all are busy.
-struct SessionPool {
-    sessions: Mutex<Vec<TextEmbedding>>,
-    freed: Condvar,
+fn run(model: &Mutex<TextEmbedding>, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    embed(&mut model.lock().unwrap_or_else(|poisoned| poisoned.into_inner()), texts)
 }
 
-impl SessionPool {
-    fn embed(&self, text: &str) -> Result<Vec<Vec<f32>>> {
-        let mut model = {
-            let mut free = self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            loop {
-                if let Some(model) = free.pop() {
-                    break model;
-                }
-                free = self.freed.wait(free).unwrap_or_else(|poisoned| poisoned.into_inner());
-            }
-        };
-        let vectors = embed(&mut model, &[text]);
-        self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(model);
-        self.freed.notify_one();
-        vectors
-    }
+/// The model's tokenizer without truncation or padding, to count word pieces.
+fn word_piece_counter(model: &TextEmbedding) -> Result<tokenizers::Tokenizer> {
+    let mut counter = model.tokenizer.clone();
+    counter.with_truncation(None).map_err(|e| Error::ModelLoad(format!("tokenizer: {e}")))?;
+    counter.with_padding(None);
+    Ok(counter)
 }
 
 fn embed(model: &mut TextEmbedding, texts: &[&str]) -> Result<Vec<Vec<f32>>> {

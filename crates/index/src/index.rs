@@ -157,7 +157,12 @@ impl Index {
     /// commands that embed text: ingest and search.
     pub fn open(location: &Location, model: &ModelSource) -> Result<Self> {
         // The model first: a run that cannot embed leaves no trace.
-        let embedder = Embedder::load(model)?;
+        Self::open_with(location, Embedder::load(model)?)
+    }
+
+    /// Like [`Index::open`], with a model already loaded (a server loads its
+    /// own sessions: [`Embedder::load_serving`]).
+    pub fn open_with(location: &Location, embedder: Embedder) -> Result<Self> {
         let opened = Opened::at(location)?;
         let manifest = match opened.manifest() {
             Some(manifest) if manifest.model != *embedder.identity() => {

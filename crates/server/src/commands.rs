@@ -6,7 +6,7 @@ use anyhow::Context;
 use std::io::Write;
 
 use footnote_answer::{AnswerEvent, AskRequest, Asker, ExtractiveSettings, Turn};
-use footnote_index::{Index, Location};
+use footnote_index::{Embedder, Index, Location};
 use footnote_ingest::{IngestReport, Ingestor};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde_json::json;
@@ -16,6 +16,12 @@ use crate::progress::IngestBar;
 
 pub fn open_index(settings: &Settings) -> anyhow::Result<Index> {
     Ok(Index::open(&settings.location(), &settings.model_source())?)
+}
+
+/// The index with the model sessions a server embeds with.
+pub fn open_serving_index(settings: &Settings, embedding_sessions: usize) -> anyhow::Result<Index> {
+    let embedder = Embedder::load_serving(&settings.model_source(), embedding_sessions)?;
+    Ok(Index::open_with(&settings.location(), embedder)?)
 }
 
 pub fn ingest(settings: &Settings, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {

@@ -26,16 +26,31 @@ pub struct Conversations {
 
 #[derive(Debug, Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    /// SQLite lets many read while one writes. Writes go through a pool of one
+    /// connection, so writers wait their turn in the pool, first come first
+    /// served. Left to contend on SQLite's lock, they would retry after sleeps
+    /// that grow to 100 ms: under load, a few answers in a hundred took that
+    /// much longer to store than to find (docs/benchmarks.md, serving load).
+    Sqlite { reads: SqlitePool, writes: SqlitePool },
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to whichever pool the store has; the body
-/// is compiled once per database.
+/// Runs `$body` with `$pool` bound to whichever pool the store reads from;
+/// the body is compiled once per database.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
-            Pool::Sqlite($pool) => $body,
+            Pool::Sqlite { reads: $pool, .. } => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like [`on_pool!`], with the pool the store writes through.
+macro_rules! on_writer {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite { writes: $pool, .. } => $body,
             Pool::Postgres($pool) => $body,
         }
     };
@@ -112,20 +127,22 @@ impl Conversations {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(Self::open_postgres(url).await?)
         } else if url.starts_with("sqlite:") {
-            Pool::Sqlite(Self::open_sqlite(url).await?)
+            let (reads, writes) = Self::open_sqlite(url).await?;
+            Pool::Sqlite { reads, writes }
         } else {
             anyhow::bail!("FOOTNOTE_DATABASE_URL must start with sqlite: or postgres://, not {:?}", redact(url));
         };
         let store = Conversations { pool };
         let migrated = match &store.pool {
-            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Pool::Sqlite { writes, .. } => SQLITE_MIGRATIONS.run(writes).await,
             Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         };
         migrated.map_err(|e| anyhow::anyhow!("cannot migrate the conversation database {}: {e}", redact(url)))?;
         Ok(store)
     }
 
-    async fn open_sqlite(url: &str) -> anyhow::Result<SqlitePool> {
+    /// The pools to read and to write a SQLite database through.
+    async fn open_sqlite(url: &str) -> anyhow::Result<(SqlitePool, SqlitePool)> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("FOOTNOTE_DATABASE_URL {url:?} is not a SQLite URL: {e}"))?
             .create_if_missing(true)
@@ -135,11 +152,14 @@ impl Conversations {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the conversation database {url}: {e}"))
+        let open = |connections| {
+            SqlitePoolOptions::new().max_connections(connections).connect_with(options.clone())
+        };
+        let cannot_open = |e| anyhow::anyhow!("cannot open the conversation database {url}: {e}");
+        // The writer first: it creates a missing file and switches it to WAL.
+        let writes = open(1).await.map_err(cannot_open)?;
+        let reads = open(8).await.map_err(cannot_open)?;
+        Ok((reads, writes))
     }
 
     async fn open_postgres(url: &str) -> anyhow::Result<PgPool> {
@@ -156,7 +176,13 @@ impl Conversations {
     }
 
     pub async fn close(&self) {
-        on_pool!(self, |pool| pool.close().await)
+        match &self.pool {
+            Pool::Sqlite { reads, writes } => {
+                reads.close().await;
+                writes.close().await;
+            }
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 
     pub async fn exists(&self, id: &str) -> sqlx::Result<bool> {
@@ -192,12 +218,12 @@ impl Conversations {
         // Should two still pick one position, the loser takes the next.
         let lock = match self.pool {
             Pool::Postgres(_) => Some("SELECT id FROM conversations WHERE id = $1 FOR UPDATE"),
-            Pool::Sqlite(_) => None,
+            Pool::Sqlite { .. } => None,
         };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = on_pool!(self, |pool| {
+            let result = on_writer!(self, |pool| {
                 async {
                     let mut tx = pool.begin().await?;
                     sqlx::query(create).bind(conversation_id).execute(&mut *tx).await?;
@@ -257,7 +283,7 @@ impl Conversations {
         let sql = "INSERT INTO feedback (message_id, rating, comment) SELECT id, $2, $3 FROM messages WHERE id = $1
              ON CONFLICT (message_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment,
              created_at = excluded.created_at";
-        let affected = on_pool!(self, |pool| {
+        let affected = on_writer!(self, |pool| {
             sqlx::query(sql).bind(message_id).bind(rating.as_str()).bind(comment).execute(pool).await?.rows_affected()
         });
         Ok(affected > 0)
@@ -277,7 +303,7 @@ impl Conversations {
     /// first conversation it was given.
     pub async fn link_slack_thread(&self, channel: &str, thread_ts: &str, conversation_id: &str) -> sqlx::Result<()> {
         let sql = "INSERT INTO slack_threads (channel, thread_ts, conversation_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
-        on_pool!(self, |pool| sqlx::query(sql).bind(channel).bind(thread_ts).bind(conversation_id).execute(pool).await.map(|_| ()))
+        on_writer!(self, |pool| sqlx::query(sql).bind(channel).bind(thread_ts).bind(conversation_id).execute(pool).await.map(|_| ()))
     }
 
     /// True the first time `key` is seen, false for every repeat. Keys older
@@ -286,7 +312,7 @@ impl Conversations {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let forget = "DELETE FROM slack_deliveries WHERE received_at < $1";
         let remember = "INSERT INTO slack_deliveries (key, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
-        let inserted = on_pool!(self, |pool| {
+        let inserted = on_writer!(self, |pool| {
             sqlx::query(forget).bind(now - 24 * 60 * 60).execute(pool).await?;
             sqlx::query(remember).bind(key).bind(now).execute(pool).await?.rows_affected()
         });

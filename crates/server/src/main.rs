@@ -122,11 +122,11 @@ struct ServeArgs {
     /// times as many; 0 turns the limit off.
     #[arg(long, env = "FOOTNOTE_RATE_LIMIT", default_value_t = 10)]
     rate_limit: u32,
-    /// Extra single-threaded model sessions that embed questions side by side:
-    /// more answers per second under load, each costing the model's size in
-    /// memory; 0 embeds every question on the shared session.
-    #[arg(long, env = "FOOTNOTE_QUESTION_SESSIONS", default_value_t = 0)]
-    question_sessions: usize,
+    /// Model sessions, one thread each, that embed questions in batches and
+    /// added documents between them. One per core answers the most questions
+    /// per second; each costs about 100 MiB. 0 keeps one session on all cores.
+    #[arg(long, env = "FOOTNOTE_EMBEDDING_SESSIONS", default_value_t = 2)]
+    embedding_sessions: usize,
     #[command(flatten)]
     slack: SlackArgs,
     #[command(flatten)]
@@ -179,7 +179,6 @@ impl ServeArgs {
             seeds: (!self.no_seed).then(|| self.seeds.clone()),
             upload_limit: self.upload_limit,
             rate_limit: self.rate_limit,
-            question_sessions: self.question_sessions,
             answer: self.answer.settings(),
             slack: self.slack.settings(),
         }
@@ -376,7 +375,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let options = serve.options(settings);
             std::fs::create_dir_all(&settings.data_dir)
                 .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
-            let index = commands::open_index(settings)?;
+            let index = commands::open_serving_index(settings, serve.embedding_sessions)?;
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(http::serve(index, options))
         }
         Command::Config(_) => unreachable!("handled before"),

@@ -277,8 +277,9 @@ async fn documents_are_added_shown_asked_about_and_deleted() {
 #[tokio::test]
 async fn asks_keep_being_answered_while_a_document_is_ingested() {
     let data = TempDir::new().unwrap();
-    // Two question sessions: concurrent asks share them while ingestion uses the main one.
-    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN, "--question-sessions", "2"]);
+    // The serving sessions (two by default) embed the document's passages
+    // between the questions.
+    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN]);
     let paragraphs: Vec<String> = (0..400)
         .map(|i| format!("Report {i} on the regional budget of district {i}: spending on schools rose by {i} percent while roads took the rest of the money."))
         .collect();

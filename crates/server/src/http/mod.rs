@@ -54,8 +54,6 @@ pub struct ServeOptions {
     pub upload_limit: usize,
     /// Requests per second each client may make to the API; 0 turns the limit off.
     pub rate_limit: u32,
-    /// Single-threaded model sessions that embed questions side by side.
-    pub question_sessions: usize,
     pub answer: ExtractiveSettings,
     pub slack: SlackSettings,
 }
@@ -164,11 +162,6 @@ pub async fn serve(index: Index, options: ServeOptions) -> anyhow::Result<()> {
     // Settings are checked before anything slow starts.
     options.slack.check()?;
     let index = Arc::new(index);
-    if options.question_sessions > 0 {
-        let sessions = index.clone();
-        let count = options.question_sessions;
-        tokio::task::spawn_blocking(move || sessions.embedder().add_question_sessions(count)).await??;
-    }
     if let Some(seeds) = &options.seeds {
         seed_empty_index(&index, seeds).await?;
     }

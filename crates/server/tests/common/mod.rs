@@ -33,7 +33,7 @@ impl Server {
             .env_remove("FOOTNOTE_ADMIN_TOKEN")
             .env_remove("FOOTNOTE_DATABASE_URL")
             .env_remove("FOOTNOTE_RATE_LIMIT")
-            .env_remove("FOOTNOTE_QUESTION_SESSIONS")
+            .env_remove("FOOTNOTE_EMBEDDING_SESSIONS")
             .env_remove("FOOTNOTE_CONFIG")
             .env_remove("FOOTNOTE_QDRANT_URL")
             .env_remove("FOOTNOTE_QDRANT_API_KEY")

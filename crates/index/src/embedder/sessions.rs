@@ -1,0 +1,215 @@
+//! Single-threaded model sessions for a server: questions in batches first,
+//! passages when no question waits.
+//!
+//! A server answering many people at once embeds many short questions. One ONNX
+//! run over eight questions of eleven word pieces costs about 60% of eight runs of
+//! one, on one thread (`python3 scripts/ceiling.py`, docs/benchmarks.md). So
+//! a session that becomes free takes every question waiting, up to
+//! [`MAX_QUESTIONS`], and embeds them together. Nobody waits for a batch to
+//! fill: a question that arrives at an idle session is embedded at once, alone.
+//!
+//! Each session runs on a thread of its own, so two sessions use two cores. A
+//! multi-threaded session would spin its idle workers on the cores that the rest
+//! of each request (ranking, choosing sentences, HTTP, the database) needs.
+//!
+//! Passages (documents added while serving) go in small batches between the
+//! questions, so that a question waits for at most one of them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
+use std::thread::JoinHandle;
+
+use fastembed::TextEmbedding;
+
+use crate::{Error, Result};
+
+/// Most questions in one run. Larger batches gain little per question and make
+/// the questions that arrive meanwhile wait longer.
+const MAX_QUESTIONS: usize = 4;
+
+/// Passages in one run: about 0.2 s of one core at a typical passage length,
+/// the longest a question may have to wait behind them.
+const PASSAGE_BATCH: usize = 4;
+
+/// Sessions that embed what is queued for them, questions first.
+pub(super) struct SessionPool {
+    shared: Arc<Shared>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    arrived: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    questions: VecDeque<Job>,
+    passages: VecDeque<Job>,
+    closed: bool,
+}
+
+/// Texts to embed and where their vectors go, in the same order.
+struct Job {
+    texts: Vec<String>,
+    reply: mpsc::SyncSender<Result<Vec<Vec<f32>>>>,
+}
+
+impl SessionPool {
+    /// Starts a thread for each session.
+    pub(super) fn start(sessions: Vec<TextEmbedding>) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), arrived: Condvar::new() });
+        let workers = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(i, session)| {
+                let shared = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("embedder-{i}"))
+                    .spawn(move || shared.embed_until_closed(session))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(SessionPool { shared, workers })
+    }
+
+    /// The question's vector, once a session has embedded it.
+    pub(super) fn embed_question(&self, text: &str) -> Result<Vec<f32>> {
+        let (job, vectors) = Job::new(vec![text.to_string()]);
+        self.shared.lock().questions.push_back(job);
+        self.shared.arrived.notify_one();
+        let mut vectors = receive(vectors)?;
+        vectors.pop().ok_or_else(|| Error::Embedding("the model returned no vector".into()))
+    }
+
+    /// The passages' vectors, in order: texts of similar length (`order` sorts
+    /// them so) are embedded together, by every session at once.
+    pub(super) fn embed_passages(&self, texts: &[&str], order: &[usize]) -> Result<Vec<Vec<f32>>> {
+        let mut pending = Vec::new();
+        {
+            let mut queue = self.shared.lock();
+            for chunk in order.chunks(PASSAGE_BATCH) {
+                let (job, vectors) = Job::new(chunk.iter().map(|&i| texts[i].to_string()).collect());
+                queue.passages.push_back(job);
+                pending.push((chunk, vectors));
+            }
+        }
+        self.shared.arrived.notify_all();
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for (chunk, embedded) in pending {
+            for (&i, vector) in chunk.iter().zip(receive(embedded)?) {
+                vectors[i] = vector;
+            }
+        }
+        Ok(vectors)
+    }
+}
+
+impl Drop for SessionPool {
+    /// Lets the sessions finish what is queued, then stops them.
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.arrived.notify_all();
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Job {
+    fn new(texts: Vec<String>) -> (Job, mpsc::Receiver<Result<Vec<Vec<f32>>>>) {
+        let (reply, vectors) = mpsc::sync_channel(1);
+        (Job { texts, reply }, vectors)
+    }
+}
+
+fn receive(vectors: mpsc::Receiver<Result<Vec<Vec<f32>>>>) -> Result<Vec<Vec<f32>>> {
+    vectors.recv().unwrap_or_else(|_| Err(Error::Embedding("the embedding session stopped".into())))
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn embed_until_closed(&self, mut session: TextEmbedding) {
+        while let Some(jobs) = self.next_jobs() {
+            for run in similar_lengths(jobs) {
+                let texts: Vec<&str> = run.iter().flat_map(|job| job.texts.iter().map(String::as_str)).collect();
+                let started = std::time::Instant::now();
+                // A panic inside ONNX Runtime fails these texts, not the session's thread.
+                let embedded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::embed(&mut session, &texts)));
+                tracing::trace!(texts = texts.len(), ms = started.elapsed().as_secs_f64() * 1e3, "embedded");
+                let embedded = match embedded {
+                    Ok(Ok(vectors)) if vectors.len() == texts.len() => Ok(vectors),
+                    Ok(Ok(vectors)) => Err(format!("the model returned {} vectors for {} texts", vectors.len(), texts.len())),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err("ONNX Runtime panicked".to_string()),
+                };
+                match embedded {
+                    Ok(vectors) => {
+                        let mut vectors = vectors.into_iter();
+                        for job in run {
+                            let _ = job.reply.send(Ok(vectors.by_ref().take(job.texts.len()).collect()));
+                        }
+                    }
+                    Err(reason) => {
+                        for job in run {
+                            let _ = job.reply.send(Err(Error::Embedding(reason.clone())));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for work: up to [`MAX_QUESTIONS`] questions, oldest first, or when
+    /// none waits, one batch of passages. `None` once closed and empty.
+    fn next_jobs(&self) -> Option<Vec<Job>> {
+        let mut queue = self.lock();
+        loop {
+            if !queue.questions.is_empty() {
+                let take = queue.questions.len().min(MAX_QUESTIONS);
+                return Some(queue.questions.drain(..take).collect());
+            }
+            if let Some(passages) = queue.passages.pop_front() {
+                return Some(vec![passages]);
+            }
+            if queue.closed {
+                return None;
+            }
+            queue = self.arrived.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+}
+
+/// Splits questions into runs of similar length: a run pads every text to its
+/// longest, so one long question would make the short ones cost as much as it.
+fn similar_lengths(mut jobs: Vec<Job>) -> Vec<Vec<Job>> {
+    let length = |job: &Job| job.texts.iter().map(String::len).max().unwrap_or(0);
+    jobs.sort_by_key(length);
+    let mut runs: Vec<Vec<Job>> = Vec::new();
+    for job in jobs {
+        match runs.last_mut() {
+            Some(run) if length(&job) <= 2 * length(&run[0]) + 40 => run.push(job),
+            _ => runs.push(vec![job]),
+        }
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(text: &str) -> Job {
+        Job::new(vec![text.to_string()]).0
+    }
+
+    #[test]
+    fn questions_of_similar_length_share_a_run() {
+        let long = "why ".repeat(100);
+        let jobs = vec![job("who?"), job(&long), job("why did Tokayev call early elections?"), job("when?")];
+        let runs: Vec<Vec<usize>> = similar_lengths(jobs).iter().map(|r| r.iter().map(|j| j.texts[0].len()).collect()).collect();
+        assert_eq!(runs, vec![vec![4, 5, 37], vec![400]]);
+    }
+}
