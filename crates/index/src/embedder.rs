@@ -94,12 +94,10 @@ impl Embedder {
         }
         check_onnx_runtime()?;
         // One after the other: loading one briefly takes twice its final memory.
-        let mut sessions = Vec::with_capacity(count);
-        let mut name = String::new();
-        for _ in 0..count {
-            let (session, session_name) = load(source, Some(1))?;
-            sessions.push(session);
-            name = session_name;
+        let (first, name) = load(source, Some(1))?;
+        let mut sessions = vec![first];
+        for _ in 1..count {
+            sessions.push(load(source, Some(1))?.0);
         }
         let counter = word_piece_counter(&sessions[0])?;
         let pool = sessions::SessionPool::start(sessions)
