@@ -1,5 +1,6 @@
 //! A server's embedding sessions give the vectors the commands' session gives,
-//! to each caller its own, whether questions arrive alone or many at once.
+//! to each caller its own, whether questions arrive alone or many at once, and
+//! run below the threads that do the rest of each request.
 //!
 //! Uses the real model (`FOOTNOTE_MODEL_DIR`).
 
@@ -82,5 +83,34 @@ fn serving_sessions_embed_passages_in_order_between_questions() {
     let question = shared.embed_query(QUESTIONS[0]).unwrap();
     for vector in asking.join().unwrap() {
         assert!(cosine(&vector, &question) > 0.9999);
+    }
+}
+
+/// The nice value of a thread of this process, from `/proc` (field 19 of
+/// `stat`, counted after the command name in parentheses, which may hold spaces).
+#[cfg(target_os = "linux")]
+fn nice_of(stat_path: &std::path::Path) -> i32 {
+    let stat = std::fs::read_to_string(stat_path).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    after_name.split(' ').nth(16).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn serving_sessions_run_below_the_threads_that_answer() {
+    let _serving = Embedder::load_serving(&model(), 2).expect("serving sessions load");
+    let own = nice_of("/proc/thread-self/stat".as_ref());
+    let mut sessions = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap();
+        if name.trim_end() == "embedder-0" || name.trim_end() == "embedder-1" {
+            sessions.push(nice_of(&task.join("stat")));
+        }
+    }
+    // Threads the sessions start (a tokenizer's pool) take their name and nice value.
+    assert!(sessions.len() >= 2, "no session threads found: {sessions:?}");
+    for nice in sessions {
+        assert_eq!(nice, (own + 10).min(19), "a session thread runs at nice {nice}; this thread at {own}");
     }
 }
