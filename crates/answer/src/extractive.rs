@@ -314,15 +314,13 @@ fn jaccard(a: &HashSet<u32>, b: &HashSet<u32>) -> f32 {
 }
 
 fn abstain(confidence: Confidence, events: &mut dyn FnMut(AnswerEvent)) -> Answer {
-    let answer = Answer {
-        answer: AnswerBody { text: ABSTENTION.to_string(), abstained: true, sentences: Vec::new() },
-        citations: Vec::new(),
-        confidence,
-    };
     events(AnswerEvent::Sources(&[]));
     events(AnswerEvent::Text(ABSTENTION));
-    events(AnswerEvent::Done(&answer));
-    answer
+    Answer {
+        body: AnswerBody { text: ABSTENTION.to_string(), abstained: true, sentences: Vec::new() },
+        citations: Vec::new(),
+        confidence,
+    }
 }
 
 /// Orders the chosen sentences to read well (by the rank of their passage, then
@@ -374,13 +372,7 @@ fn compose(
         events(AnswerEvent::Text(&piece));
         pieces.push(piece);
     }
-    let answer = Answer {
-        answer: AnswerBody { text: pieces.join(" "), abstained: false, sentences },
-        citations,
-        confidence,
-    };
-    events(AnswerEvent::Done(&answer));
-    answer
+    Answer { body: AnswerBody { text: pieces.join(" "), abstained: false, sentences }, citations, confidence }
 }
 
 /// What kind of thing the question asks for.
@@ -510,16 +502,15 @@ mod answer_tests {
             &mut |e| events.push(match e {
                 AnswerEvent::Sources(s) => format!("sources:{}", s.len()),
                 AnswerEvent::Text(t) => format!("text:{t}"),
-                AnswerEvent::Done(_) => "done".to_string(),
             }),
         );
-        assert!(!answer.answer.abstained);
-        assert!(events[0].starts_with("sources:") && events.last().unwrap() == "done");
-        assert_eq!(events.iter().filter(|e| e.starts_with("text:")).count(), answer.answer.sentences.len());
+        assert!(!answer.body.abstained);
+        assert!(events[0].starts_with("sources:") && events[1..].iter().all(|e| e.starts_with("text:")));
+        assert_eq!(events.iter().filter(|e| e.starts_with("text:")).count(), answer.body.sentences.len());
 
         // Markers in the text are exactly the citation numbers, numbered by first use.
-        let markers: Vec<usize> = answer.answer.text.match_indices('[').map(|(i, _)| {
-            answer.answer.text[i + 1..].split(']').next().unwrap().parse().unwrap()
+        let markers: Vec<usize> = answer.body.text.match_indices('[').map(|(i, _)| {
+            answer.body.text[i + 1..].split(']').next().unwrap().parse().unwrap()
         }).collect();
         let mut first_use: Vec<usize> = Vec::new();
         for m in &markers {
@@ -530,7 +521,7 @@ mod answer_tests {
         assert_eq!(first_use, (1..=answer.citations.len()).collect::<Vec<_>>());
         assert_eq!(answer.citations.iter().map(|c| c.n).collect::<Vec<_>>(), first_use);
         // Every sentence is a whole sentence of the passage it cites, and highlighted there.
-        for sentence in &answer.answer.sentences {
+        for sentence in &answer.body.sentences {
             let citation = &answer.citations[sentence.citations[0] - 1];
             assert!(citation.text.contains(&sentence.text));
             assert!(citation.highlights.iter().any(|&(s, e)| {
@@ -545,9 +536,9 @@ mod answer_tests {
         let passages = [hit("a", "The snap election was held on 9 June 2019.", 1.0)];
         for (question, dense) in [("What is the capital of France?", 0.2), ("hello", 0.1), ("When was the snap election held?", 0.1)] {
             let answer = answerer().answer(question, &[], &passages, Signals { dense_best: dense }, &mut |_| {});
-            assert!(answer.answer.abstained, "{question}");
-            assert!(answer.citations.is_empty() && answer.answer.sentences.is_empty());
-            assert_eq!(answer.answer.text, ABSTENTION);
+            assert!(answer.body.abstained, "{question}");
+            assert!(answer.citations.is_empty() && answer.body.sentences.is_empty());
+            assert_eq!(answer.body.text, ABSTENTION);
         }
     }
 
@@ -555,7 +546,7 @@ mod answer_tests {
     fn headings_are_never_cited() {
         let passages = [hit("a", "Early elections rationale\n\nThe early elections were needed to remove uncertainty.", 1.0)];
         let answer = answerer().answer("Why were early elections needed?", &[], &passages, Signals { dense_best: 0.7 }, &mut |_| {});
-        assert!(answer.answer.sentences.iter().all(|s| s.text != "Early elections rationale"));
+        assert!(answer.body.sentences.iter().all(|s| s.text != "Early elections rationale"));
     }
 
     /// Two occasions, each with its reason: the second account of the first
@@ -576,7 +567,7 @@ mod answer_tests {
             Signals { dense_best: 0.8 },
             &mut |_| {},
         );
-        let text = &answer.answer.text;
+        let text = &answer.body.text;
         assert!(text.contains("eliminate all uncertainty"), "{text}");
         assert!(text.contains("Two factors stand out"), "{text}");
         let cited: Vec<&str> = answer.citations.iter().map(|c| c.passage_id.as_str()).collect();

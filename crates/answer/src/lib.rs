@@ -4,7 +4,11 @@
 //! (with the conversation, for follow-ups) is ranked against the index by
 //! [`footnote_retrieval::Retriever`], then an [`Answerer`] composes the answer
 //! from the ranked passages and reports it as a stream of [`AnswerEvent`]s:
-//! the sources first, then the answer text sentence by sentence, then the whole.
+//! the sources first, then the answer text sentence by sentence.
+//!
+//! One answer type serves every reader: [`Answer`] is what an answerer
+//! composes; [`AskResponse`] wraps it with the question and the timings, and
+//! the server wraps that in turn with where it was stored, never restating it.
 //! [`ExtractiveAnswerer`] is the implementation without a language model: it
 //! cites whole sentences of the passages and abstains when the evidence is weak.
 
@@ -18,7 +22,7 @@ use footnote_index::{Index, ScoredPassage};
 use footnote_retrieval::{Query, Retriever};
 use serde::{Deserialize, Serialize};
 
-pub use context::retrieval_question;
+use context::retrieval_question;
 pub use extractive::{ExtractiveAnswerer, Settings as ExtractiveSettings};
 
 /// One earlier exchange of a conversation.
@@ -73,9 +77,13 @@ pub struct Confidence {
     pub score: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An answer as composed: its text, the passages it cites, and how strongly
+/// they support it. Serialized, the text is the field `answer`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Answer {
-    pub answer: AnswerBody,
+    #[serde(rename = "answer")]
+    pub body: AnswerBody,
     pub citations: Vec<Citation>,
     pub confidence: Confidence,
 }
@@ -87,7 +95,6 @@ pub enum AnswerEvent<'a> {
     Sources(&'a [Citation]),
     /// The next piece of answer text (a sentence with its marker).
     Text(&'a str),
-    Done(&'a Answer),
 }
 
 /// What an answerer gets beside the passages.
@@ -129,12 +136,13 @@ pub struct Timings {
     pub total: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A question with its answer: the `ask --json` object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AskResponse {
     pub question: String,
-    pub answer: AnswerBody,
-    pub citations: Vec<Citation>,
-    pub confidence: Confidence,
+    #[serde(flatten)]
+    pub answer: Answer,
     pub timings_ms: Timings,
     /// The ranked passages the answer was composed from, for evaluation.
     #[serde(skip)]
@@ -142,7 +150,7 @@ pub struct AskResponse {
 }
 
 /// Passages ranked for each question unless the request says otherwise.
-pub const DEFAULT_TOP_K: usize = 10;
+const DEFAULT_TOP_K: usize = 10;
 
 /// Asks questions of an index. Cheap to clone: a server shares one among its
 /// requests.
@@ -153,14 +161,10 @@ pub struct Asker {
 }
 
 impl Asker {
-    pub fn new(index: Arc<Index>, answerer: Arc<dyn Answerer>) -> Self {
-        Asker { index, answerer }
-    }
-
     /// Answers with the [`ExtractiveAnswerer`].
     pub fn extractive(index: Arc<Index>, settings: ExtractiveSettings) -> Self {
         let answerer = Arc::new(ExtractiveAnswerer::new(&index, settings));
-        Self::new(index, answerer)
+        Asker { index, answerer }
     }
 
     pub fn index(&self) -> &Arc<Index> {
@@ -187,9 +191,7 @@ impl Asker {
         let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
         Ok(AskResponse {
             question: request.question.clone(),
-            answer: answer.answer,
-            citations: answer.citations,
-            confidence: answer.confidence,
+            answer,
             timings_ms: Timings {
                 embed: ms(started, embedded),
                 search: ms(embedded, searched),

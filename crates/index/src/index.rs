@@ -3,10 +3,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::StoredPoint;
+use crate::store::edge::EdgeStore;
+use crate::store::qdrant::QdrantStore;
+use crate::store::{HybridQuery, StoredPoint};
 use crate::{
-    Bm25Params, DocumentMeta, EdgeStore, Embedder, Error, ModelIdentity, ModelSource, NewPassage, PassageStore,
-    QdrantSettings, QdrantStore, Result, SparseEncoder, point_id,
+    Bm25Params, DocumentMeta, DocumentSummary, Embedder, Error, ModelIdentity, ModelSource, NewPassage, Passage,
+    PassageStore, QdrantSettings, Result, ScoredPassage, SparseEncoder, point_id,
 };
 
 const MANIFEST_FILE: &str = "index.json";
@@ -249,8 +251,43 @@ impl Index {
         &self.manifest
     }
 
+    /// The backend itself, for its contract tests; everything else goes through
+    /// the methods of [`Index`].
+    #[doc(hidden)]
     pub fn store(&self) -> &dyn PassageStore {
         self.store.as_ref()
+    }
+
+    /// The stored documents, one summary each.
+    pub fn documents(&self) -> Result<Vec<DocumentSummary>> {
+        self.store.documents()
+    }
+
+    /// One document's summary, or `None` when it is not stored.
+    pub fn document(&self, doc_id: &str) -> Result<Option<DocumentSummary>> {
+        Ok(self.store.documents()?.into_iter().find(|d| d.id == doc_id))
+    }
+
+    /// Passages in document order; all documents when `doc_id` is `None`.
+    pub fn passages(&self, doc_id: Option<&str>) -> Result<Vec<Passage>> {
+        self.store.passages(doc_id)
+    }
+
+    /// Ranks passages for a query whose vectors are already made.
+    pub fn query(&self, query: &HybridQuery) -> Result<Vec<ScoredPassage>> {
+        self.store.query(query)
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.store.flush()
+    }
+
+    /// Whether the store answers and can be read: what readiness reports.
+    /// Returns the number of documents.
+    pub fn health(&self) -> Result<usize> {
+        self.store.health()?;
+        Ok(self.store.documents()?.len())
     }
 
     pub fn sparse(&self) -> &SparseEncoder {

@@ -5,7 +5,8 @@
 //! vectors, [`SparseEncoder`] for BM25), and where the vectors are kept
 //! ([`PassageStore`]: Qdrant Edge embedded in the process, or a Qdrant server or
 //! cluster). [`Index`] opens a [`Location`] and ties the three together, refusing an
-//! index that was built with a different model.
+//! index that was built with a different model. It is the one door to the store:
+//! the backends themselves are private to this crate.
 
 mod embedder;
 mod error;
@@ -21,5 +22,5 @@ pub use index::{DocumentState, Index, IndexManifest, Location};
 pub use passage::{DocumentMeta, DocumentSummary, NewPassage, Passage, ScoredPassage, point_id};
 pub use sparse::{Bm25Params, SparseEncoder, SparseVector};
 pub use text::{duplicate_key, sentence_spans};
-pub use store::qdrant::{MANIFEST_KEY, QdrantSettings, QdrantStore};
-pub use store::{Fusion, HybridQuery, PassageStore, Ranking, StoredPoint, edge::EdgeStore};
+pub use store::qdrant::{MANIFEST_KEY, QdrantSettings};
+pub use store::{Fusion, HybridQuery, PassageStore, Ranking, StoredPoint};

@@ -16,8 +16,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-mod qdrant_standin;
-
+use footnote_qdrant_standin as qdrant_standin;
 use footnote_index::{
     DocumentMeta, DocumentState, Fusion, HybridQuery, Index, Location, ModelSource, NewPassage, QdrantSettings,
     Ranking,

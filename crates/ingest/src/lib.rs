@@ -4,11 +4,12 @@
 //! paragraphs ([`extract`], [`clean`]), cuts them into passages that fit the
 //! model ([`split`]), and writes each new or changed document to the [`Index`].
 //! Unchanged documents (same content hash, all passages present) are skipped.
+//! Uploads take the same path from memory: [`Ingestor::ingest_documents`].
 
 pub mod clean;
-pub mod extract;
-pub mod source;
-pub mod split;
+mod extract;
+mod source;
+mod split;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use footnote_index::{DocumentMeta, DocumentState, Index, NewPassage};
 use serde::Serialize;
 
 pub use clean::{Lexicon, Repairs};
-pub use source::{Format, ManifestEntry, SourceFile};
+pub use source::{Format, ManifestEntry};
 
 /// Changes whenever cleaning or splitting changes, so that re-ingesting after an
 /// upgrade re-processes documents whose text did not change on disk.
@@ -80,6 +81,24 @@ pub trait Progress {
     fn finish(&self) {}
 }
 
+/// A document handed over in memory rather than found on disk: an upload.
+#[derive(Debug, Clone)]
+pub struct DocumentUpload {
+    pub id: String,
+    pub format: Format,
+    /// The file's bytes, decoded as files on disk are.
+    pub bytes: Vec<u8>,
+    /// The file name (`file`) and whatever title, source and date are known;
+    /// the document's own are used for the rest.
+    pub metadata: ManifestEntry,
+}
+
+/// Documents prepared but not yet embedded, and the report so far.
+struct Batch {
+    report: IngestReport,
+    pending: Vec<PreparedDocument>,
+}
+
 /// Progress that goes nowhere, for tests and non-interactive callers.
 pub struct Silent;
 impl Progress for Silent {}
@@ -96,43 +115,82 @@ impl<'a> Ingestor<'a> {
         Ingestor { index, lexicon }
     }
 
+    /// Ingests files and folders (recursively); what cannot be read is skipped
+    /// and listed in the report.
     pub fn ingest(&self, paths: &[PathBuf], progress: &dyn Progress) -> Result<IngestReport, Error> {
         let started = Instant::now();
         let discovery = source::discover(paths)?;
-        let mut report = IngestReport { skipped: discovery.skipped, ..Default::default() };
+        let mut batch = Batch { report: IngestReport { skipped: discovery.skipped, ..Default::default() }, pending: Vec::new() };
         progress.start(discovery.files.len());
-        let mut pending: Vec<PreparedDocument> = Vec::new();
         for file in &discovery.files {
             let raw = std::fs::read(&file.path).map_err(|e| Error::Path { path: file.path.clone(), reason: e.to_string() })?;
-            let (text, warning) = source::decode(&raw);
-            let mut document = self.prepare(&file.id, file.format, &text, &file.metadata, file.path.file_stem());
-            if let Some(warning) = warning {
-                document.warnings.push(warning);
+            let stem = file.path.file_stem();
+            self.take(&mut batch, &file.path, &file.id, file.format, &raw, &file.metadata, stem, progress)?;
+        }
+        self.finish(batch, started, progress)
+    }
+
+    /// Ingests documents handed over in memory (uploads), exactly as files of
+    /// the same names and metadata would be.
+    pub fn ingest_documents(&self, documents: &[DocumentUpload], progress: &dyn Progress) -> Result<IngestReport, Error> {
+        let started = Instant::now();
+        let mut batch = Batch { report: IngestReport::default(), pending: Vec::new() };
+        progress.start(documents.len());
+        for document in documents {
+            let name = PathBuf::from(&document.metadata.file);
+            let stem = name.file_stem().map(std::ffi::OsStr::to_owned);
+            self.take(&mut batch, &name, &document.id, document.format, &document.bytes, &document.metadata, stem.as_deref(), progress)?;
+        }
+        self.finish(batch, started, progress)
+    }
+
+    /// Decodes, prepares and queues one document; unchanged and empty ones go
+    /// no further. A full queue is embedded and written.
+    #[allow(clippy::too_many_arguments)]
+    fn take(
+        &self,
+        batch: &mut Batch,
+        label: &std::path::Path,
+        id: &str,
+        format: Format,
+        raw: &[u8],
+        metadata: &ManifestEntry,
+        file_stem: Option<&std::ffi::OsStr>,
+        progress: &dyn Progress,
+    ) -> Result<(), Error> {
+        let report = &mut batch.report;
+        let (text, warning) = source::decode(raw);
+        let mut document = self.prepare(id, format, &text, metadata, file_stem);
+        if let Some(warning) = warning {
+            document.warnings.push(warning);
+        }
+        report.warnings.extend(document.warnings.iter().map(|w| format!("{}: {w}", label.display())));
+        if document.passages.is_empty() {
+            report.skipped.push((label.to_path_buf(), "no text left after cleaning".into()));
+            progress.document_done(id, 0);
+            return Ok(());
+        }
+        match self.index.document_state(&document.meta, document.passages.len())? {
+            DocumentState::Unchanged => {
+                report.unchanged += 1;
+                progress.document_done(id, 0);
             }
-            report.warnings.extend(document.warnings.iter().map(|w| format!("{}: {w}", file.path.display())));
-            if document.passages.is_empty() {
-                report.skipped.push((file.path.clone(), "no text left after cleaning".into()));
-                progress.document_done(&file.id, 0);
-                continue;
-            }
-            match self.index.document_state(&document.meta, document.passages.len())? {
-                DocumentState::Unchanged => {
-                    report.unchanged += 1;
-                    progress.document_done(&file.id, 0);
-                }
-                state => {
-                    if state == DocumentState::New { report.added += 1 } else { report.replaced += 1 }
-                    pending.push(document);
-                    if pending.iter().map(|d| d.passages.len()).sum::<usize>() >= EMBEDDING_GROUP {
-                        self.write_group(std::mem::take(&mut pending), &mut report, progress)?;
-                    }
+            state => {
+                if state == DocumentState::New { report.added += 1 } else { report.replaced += 1 }
+                batch.pending.push(document);
+                if batch.pending.iter().map(|d| d.passages.len()).sum::<usize>() >= EMBEDDING_GROUP {
+                    self.write_group(std::mem::take(&mut batch.pending), &mut batch.report, progress)?;
                 }
             }
         }
-        self.write_group(pending, &mut report, progress)?;
+        Ok(())
+    }
+
+    fn finish(&self, mut batch: Batch, started: Instant, progress: &dyn Progress) -> Result<IngestReport, Error> {
+        self.write_group(batch.pending, &mut batch.report, progress)?;
         progress.finish();
-        report.elapsed = started.elapsed();
-        Ok(report)
+        batch.report.elapsed = started.elapsed();
+        Ok(batch.report)
     }
 
     /// Embeds the passages of several documents in one go (so batches are full

@@ -20,6 +20,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// The formats read, as error messages name them.
+    pub const READABLE: &str = ".txt, .md and .html";
+
+    /// The format a file name's extension says, if it is one we read.
+    pub fn from_file_name(name: &str) -> Option<Format> {
+        Self::of(Path::new(name))
+    }
+
     fn of(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {

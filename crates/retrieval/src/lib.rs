@@ -64,7 +64,7 @@ impl<'a> Retriever<'a> {
     pub fn search_embedded(&self, query: &Query, dense: Vec<f32>) -> footnote_index::Result<Vec<ScoredPassage>> {
         // Ask for a few more than needed: duplicates across documents are dropped below.
         let limit = query.limit + query.limit / 2 + 2;
-        let hits = self.index.store().query(&HybridQuery {
+        let hits = self.index.query(&HybridQuery {
             dense,
             sparse: self.index.sparse().encode_query(&query.question),
             ranking: self.ranking,
@@ -86,7 +86,7 @@ impl Retriever<'_> {
     /// the query's documents): how near the collection comes to the question at
     /// all, whatever the fused ranking says. Zero when there are no passages.
     pub fn closest_dense_score(&self, query: &Query, dense: Vec<f32>) -> footnote_index::Result<f32> {
-        let hits = self.index.store().query(&HybridQuery {
+        let hits = self.index.query(&HybridQuery {
             dense,
             sparse: Default::default(),
             ranking: Ranking::Dense,

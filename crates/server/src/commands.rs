@@ -1,4 +1,6 @@
-//! The commands: ingest, ask, search, docs, passages, delete.
+//! The one-shot commands: ingest, ask, search, docs, passages, delete,
+//! migrate-index. Each opens the index, does its work and prints; `serve`
+//! ([`crate::serve`]) and `eval` ([`crate::eval`]) have their own modules.
 
 use std::path::PathBuf;
 
@@ -11,7 +13,7 @@ use footnote_ingest::{IngestReport, Ingestor};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde_json::json;
 
-use crate::Settings;
+use crate::cli::Settings;
 use crate::progress::IngestBar;
 
 pub fn open_index(settings: &Settings) -> anyhow::Result<Index> {
@@ -97,10 +99,10 @@ pub fn ask(
         return Ok(());
     }
     println!();
-    if !response.citations.is_empty() {
+    if !response.answer.citations.is_empty() {
         println!("\nSources:");
     }
-    for c in &response.citations {
+    for c in &response.answer.citations {
         let source = c.source.as_deref().map(|s| format!(" — {s}")).unwrap_or_default();
         println!("[{}] {}{} ({}, passage {})", c.n, c.title, source, c.doc_id, c.position);
         println!("    {}", shorten(&highlight(&c.text, &c.highlights), 600));
@@ -155,7 +157,7 @@ pub fn search(
 
 pub fn docs(settings: &Settings, json: bool) -> anyhow::Result<()> {
     let index = Index::open_existing(&settings.location())?;
-    let documents = index.store().documents()?;
+    let documents = index.documents()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&json!({ "documents": documents }))?);
         return Ok(());
@@ -172,7 +174,7 @@ pub fn docs(settings: &Settings, json: bool) -> anyhow::Result<()> {
 
 pub fn passages(settings: &Settings, document: Option<&str>, json: bool) -> anyhow::Result<()> {
     let index = Index::open_existing(&settings.location())?;
-    let passages = index.store().passages(document)?;
+    let passages = index.passages(document)?;
     if let Some(id) = document {
         anyhow::ensure!(!passages.is_empty(), footnote_index::Error::DocumentNotFound(id.to_string()));
     }
@@ -193,10 +195,23 @@ pub fn delete(settings: &Settings, doc_id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `footnote migrate-index`: copies the configured index to `target`.
-pub fn migrate_index(settings: &Settings, target: &Location) -> anyhow::Result<()> {
+/// `footnote migrate-index`: copies the configured index to `to`, a Qdrant
+/// server URL (into `to_collection` or the configured collection) or a data
+/// directory.
+pub fn migrate_index(settings: &Settings, to: &str, to_collection: Option<String>) -> anyhow::Result<()> {
+    let target = if to.starts_with("http://") || to.starts_with("https://") {
+        let mut server = settings.qdrant.settings(to);
+        if let Some(collection) = to_collection {
+            server.collection = collection;
+        }
+        Location::Server(server)
+    } else {
+        anyhow::ensure!(to_collection.is_none(), "--to-collection applies to a server, and --to {to} is a directory");
+        Location::Embedded(PathBuf::from(to))
+    };
+    let target = &target;
     let source = Index::open_existing(&settings.location())?;
-    let documents = source.store().documents()?.len();
+    let documents = source.documents()?.len();
     let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     bar.set_style(indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} passages copied").expect("valid template"));
     let copied = source

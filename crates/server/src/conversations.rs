@@ -12,7 +12,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use footnote_answer::{AnswerBody, AskResponse, Citation, Confidence, Timings, Turn};
+use footnote_answer::{Answer, AskResponse, Timings, Turn};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -56,16 +56,13 @@ macro_rules! on_writer {
     };
 }
 
-/// A stored question and its answer.
+/// A stored question and its answer, as it was shown.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
     pub id: String,
     pub position: i64,
-    pub question: String,
-    pub answer: AnswerBody,
-    pub citations: Vec<Citation>,
-    pub confidence: Confidence,
-    pub timings_ms: Timings,
+    #[serde(flatten)]
+    pub response: AskResponse,
     pub created_at: String,
     /// The reader's vote on this answer, if any.
     pub feedback: Option<Rating>,
@@ -105,12 +102,11 @@ impl FromStr for Rating {
     }
 }
 
-/// What a message stores of an answer, as JSON.
+/// What a message stores of an answer, as JSON (the question has its own column).
 #[derive(Serialize, Deserialize)]
 struct StoredAnswer {
-    answer: AnswerBody,
-    citations: Vec<Citation>,
-    confidence: Confidence,
+    #[serde(flatten)]
+    answer: Answer,
     timings_ms: Timings,
 }
 
@@ -202,12 +198,7 @@ impl Conversations {
     /// conversation when it is new. Returns the message id.
     pub async fn add_message(&self, conversation_id: &str, response: &AskResponse) -> sqlx::Result<String> {
         let id = uuid::Uuid::new_v4().to_string();
-        let stored = StoredAnswer {
-            answer: response.answer.clone(),
-            citations: response.citations.clone(),
-            confidence: response.confidence,
-            timings_ms: response.timings_ms,
-        };
+        let stored = StoredAnswer { answer: response.answer.clone(), timings_ms: response.timings_ms };
         let json = serde_json::to_string(&stored).expect("answers serialize");
         let create = "INSERT INTO conversations (id) VALUES ($1) ON CONFLICT DO NOTHING";
         let append = "INSERT INTO messages (id, conversation_id, position, question, answer_text, abstained, response)
@@ -234,8 +225,8 @@ impl Conversations {
                         .bind(&id)
                         .bind(conversation_id)
                         .bind(&response.question)
-                        .bind(&response.answer.text)
-                        .bind(response.answer.abstained)
+                        .bind(&response.answer.body.text)
+                        .bind(response.answer.body.abstained)
                         .bind(&json)
                         .execute(&mut *tx)
                         .await?;
@@ -325,11 +316,7 @@ fn message_from_row((id, position, question, response, created_at, rating): Mess
     Ok(Message {
         id,
         position,
-        question,
-        answer: stored.answer,
-        citations: stored.citations,
-        confidence: stored.confidence,
-        timings_ms: stored.timings_ms,
+        response: AskResponse { question, answer: stored.answer, timings_ms: stored.timings_ms, ranked: Vec::new() },
         created_at,
         feedback: rating.and_then(|r| r.parse().ok()),
     })
@@ -343,13 +330,16 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use footnote_answer::{AnswerBody, Confidence};
 
     fn response(question: &str, text: &str) -> AskResponse {
         AskResponse {
             question: question.into(),
-            answer: AnswerBody { text: text.into(), abstained: false, sentences: Vec::new() },
-            citations: Vec::new(),
-            confidence: Confidence { dense: 0.5, coverage: 0.5, score: 0.5 },
+            answer: Answer {
+                body: AnswerBody { text: text.into(), abstained: false, sentences: Vec::new() },
+                citations: Vec::new(),
+                confidence: Confidence { dense: 0.5, coverage: 0.5, score: 0.5 },
+            },
             timings_ms: Timings::default(),
             ranked: Vec::new(),
         }
@@ -400,7 +390,7 @@ mod tests {
 
             let store = Conversations::open(&url).await.unwrap();
             let conversation = store.conversation("c1").await.unwrap().unwrap();
-            let questions: Vec<&str> = conversation.messages.iter().map(|m| m.question.as_str()).collect();
+            let questions: Vec<&str> = conversation.messages.iter().map(|m| m.response.question.as_str()).collect();
             assert_eq!(questions, ["why?", "and then?"], "{url}");
             assert_eq!(conversation.messages[0].feedback, Some(Rating::Up));
             assert!(conversation.created_at.ends_with('Z') && conversation.created_at.contains('T'), "{}", conversation.created_at);

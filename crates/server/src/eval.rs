@@ -17,7 +17,7 @@ use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::Settings;
+use crate::cli::Settings;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct QaItem {
@@ -145,9 +145,10 @@ pub fn judge(item: &QaItem, response: &AskResponse, k: usize, latency_ms: f64) -
     let evidence: Vec<String> = item.evidence.iter().map(|e| normalise(e)).collect();
     let answers: Vec<String> = item.answers.iter().map(|a| normalise(a)).filter(|a| !a.is_empty()).collect();
     let rank = response.ranked.iter().take(k).position(|h| is_gold(&h.passage, &evidence)).map(|i| i + 1);
-    let answer_text = normalise(&response.answer.text);
-    let abstained = response.answer.abstained;
+    let answer_text = normalise(&response.answer.body.text);
+    let abstained = response.answer.body.abstained;
     let cited_gold = response
+        .answer
         .citations
         .iter()
         .filter(|c| response.ranked.iter().any(|h| h.passage.id == c.passage_id && is_gold(&h.passage, &evidence)))
@@ -160,8 +161,8 @@ pub fn judge(item: &QaItem, response: &AskResponse, k: usize, latency_ms: f64) -
         rank,
         answer_hit: !abstained && answers.iter().any(|a| answer_text.contains(a.as_str())),
         abstained,
-        confidence: response.confidence.score,
-        cited_passage_ids: response.citations.iter().map(|c| c.passage_id.clone()).collect(),
+        confidence: response.answer.confidence.score,
+        cited_passage_ids: response.answer.citations.iter().map(|c| c.passage_id.clone()).collect(),
         cited_gold,
         latency_ms,
     }

@@ -2,8 +2,7 @@
 //! temporary data directory, the real model, Qdrant Edge and SQLite.
 
 mod common;
-#[path = "../../index/tests/qdrant_standin/mod.rs"]
-mod qdrant_standin;
+use footnote_qdrant_standin as qdrant_standin;
 
 use common::{Server, client};
 use reqwest::StatusCode;

@@ -7,8 +7,8 @@
 //! identically. The payload is written and read by the functions at the bottom of
 //! this file, the same for both.
 
-pub mod edge;
-pub mod qdrant;
+pub(crate) mod edge;
+pub(crate) mod qdrant;
 
 use std::collections::BTreeMap;
 

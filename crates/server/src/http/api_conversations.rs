@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::{Json, Problem};
+use super::error::Json;
 use super::{ApiError, Ctx};
 use crate::conversations::{Conversation, Rating};
+use crate::problem::Problem;
 
 /// A conversation with its messages and their citations, as they were shown.
 #[utoipa::path(
@@ -21,7 +22,7 @@ use crate::conversations::{Conversation, Rating};
     )
 )]
 pub async fn show(State(context): State<Ctx>, Path(id): Path<String>) -> Result<Json<Conversation>, ApiError> {
-    context.conversations.conversation(&id).await?.map(Json).ok_or(ApiError::NotFound { what: "conversation", id })
+    Ok(Json(context.app.conversation(&id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,9 +39,6 @@ pub struct FeedbackReply {
     pub rating: Rating,
 }
 
-/// Longest feedback comment accepted, in characters.
-const MAX_COMMENT_CHARS: usize = 4000;
-
 /// Vote an answer up or down; a later vote replaces an earlier one.
 #[utoipa::path(
     post,
@@ -55,11 +53,6 @@ const MAX_COMMENT_CHARS: usize = 4000;
     )
 )]
 pub async fn feedback(State(context): State<Ctx>, Json(body): Json<FeedbackBody>) -> Result<(StatusCode, Json<FeedbackReply>), ApiError> {
-    if body.comment.as_deref().is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
-        return Err(ApiError::Invalid(format!("the comment is over {MAX_COMMENT_CHARS} characters")));
-    }
-    if !context.conversations.record_feedback(&body.message_id, body.rating, body.comment.as_deref()).await? {
-        return Err(ApiError::NotFound { what: "message", id: body.message_id });
-    }
+    context.app.record_feedback(&body.message_id, body.rating, body.comment.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(FeedbackReply { message_id: body.message_id, rating: body.rating })))
 }

@@ -7,17 +7,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use footnote_answer::{AnswerEvent, AskRequest, AskResponse};
+use footnote_answer::AnswerEvent;
 use serde::{Deserialize, Serialize};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::ToSchema;
 
-use super::error::{Json, Problem};
-use super::{ApiError, Ctx, validate_question};
-
-/// Passages an API request may ask to rank at most.
-const MAX_TOP_K: usize = 100;
+use super::error::Json;
+use super::{ApiError, Ctx};
+use crate::app::{AcceptedQuestion, AskReply, Question};
+use crate::problem::Problem;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -31,32 +30,6 @@ pub struct AskBody {
     /// Only passages of these documents.
     #[serde(default)]
     pub documents: Vec<String>,
-}
-
-/// The answer object of `footnote ask --json`, with where it was stored.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AskReply {
-    pub conversation_id: String,
-    pub message_id: String,
-    pub question: String,
-    pub answer: footnote_answer::AnswerBody,
-    pub citations: Vec<footnote_answer::Citation>,
-    pub confidence: footnote_answer::Confidence,
-    pub timings_ms: footnote_answer::Timings,
-}
-
-impl AskReply {
-    fn new(conversation_id: String, message_id: String, response: AskResponse) -> Self {
-        AskReply {
-            conversation_id,
-            message_id,
-            question: response.question,
-            answer: response.answer,
-            citations: response.citations,
-            confidence: response.confidence,
-            timings_ms: response.timings_ms,
-        }
-    }
 }
 
 /// Answer a question with footnotes, or say the documents don't cover it.
@@ -82,20 +55,17 @@ impl AskReply {
     )
 )]
 pub async fn ask(State(context): State<Ctx>, headers: HeaderMap, Json(body): Json<AskBody>) -> Result<Response, ApiError> {
-    let question = validate_question(&body.question)?;
-    let top_k = match body.top_k {
-        Some(k) if !(1..=MAX_TOP_K).contains(&k) => {
-            return Err(ApiError::Invalid(format!("top_k must be between 1 and {MAX_TOP_K}, not {k}")));
-        }
-        k => k,
+    let question = Question {
+        text: body.question,
+        conversation_id: body.conversation_id,
+        top_k: body.top_k,
+        documents: body.documents,
     };
-    let (conversation_id, conversation) = context.conversation_for(body.conversation_id.as_deref()).await?;
-    let request = AskRequest { question, conversation, top_k, documents: body.documents };
+    let accepted = context.app.accept(question).await?;
     if accepts_event_stream(&headers) {
-        return Ok(stream(context, conversation_id, request).into_response());
+        return Ok(stream(context, accepted).into_response());
     }
-    let (message_id, response) = context.ask(&conversation_id, request, |_| {}).await?;
-    Ok(Json(AskReply::new(conversation_id, message_id, response)).into_response())
+    Ok(Json(context.app.answer(accepted, |_| {}).await?).into_response())
 }
 
 /// Data of the `sources` event. Serialized straight from the answer (not
@@ -121,7 +91,7 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
 
 /// Streams the answer's events as they are produced; the exchange is stored
 /// before the final `done` event, so its ids are real.
-fn stream(context: Ctx, conversation_id: String, request: AskRequest) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+fn stream(context: Ctx, question: AcceptedQuestion) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(32);
     tokio::spawn(async move {
         let events = sender.clone();
@@ -129,17 +99,15 @@ fn stream(context: Ctx, conversation_id: String, request: AskRequest) -> Sse<imp
             let event = match event {
                 AnswerEvent::Sources(citations) => Event::default().event("sources").json_data(SourcesEvent { citations }),
                 AnswerEvent::Text(text) => Event::default().event("text").json_data(TextEvent { text }),
-                AnswerEvent::Done(_) => return,
             };
             // A client that went away stops receiving; the answer is still stored.
             let _ = events.blocking_send(event.expect("events serialize"));
         };
-        let last = match context.ask(&conversation_id, request, forward).await {
-            Ok((message_id, response)) => Event::default().event("done").json_data(AskReply::new(conversation_id, message_id, response)),
+        let last = match context.app.answer(question, forward).await {
+            Ok(reply) => Event::default().event("done").json_data(reply),
             Err(error) => {
-                if let ApiError::Internal(e) = &error {
-                    tracing::error!("streamed answer failed: {e:#}");
-                }
+                let error = ApiError::from(error);
+                error.log_if_internal();
                 Event::default().event("error").json_data(error.problem())
             }
         };

@@ -1,17 +1,21 @@
-//! The one error type of the HTTP API, answered as `application/problem+json`
-//! (RFC 9457) with a detail a user can act on.
+//! The one error type of the HTTP adapter: the application's errors and the
+//! transport's own (bad JSON, wrong token, rate limit), answered as
+//! `application/problem+json` (RFC 9457) with a detail a user can act on.
 
 use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
+
+use crate::app::AppError;
+use crate::problem::Problem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0}")]
-    InvalidQuestion(String),
+    #[error(transparent)]
+    App(#[from] AppError),
+    /// A well-formed body or form whose fields are not as described.
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -22,8 +26,6 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     TooLarge(String),
-    #[error("no {what} with id {id:?}")]
-    NotFound { what: &'static str, id: String },
     #[error("this request changes documents and needs `Authorization: Bearer <FOOTNOTE_ADMIN_TOKEN>`")]
     MissingToken,
     #[error("the bearer token is not the admin token")]
@@ -32,65 +34,48 @@ pub enum ApiError {
     WritesDisabled,
     #[error("too many requests from this client; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
-    #[error("the request is not signed by Slack: {0}")]
-    BadSignature(#[from] crate::slack::SignatureError),
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("the server failed to handle the request")]
-    Internal(#[source] anyhow::Error),
-}
-
-/// A problem report as served.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    /// Identifies the kind of problem (`urn:footnote:problem:<slug>`).
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
 }
 
 impl ApiError {
     fn status_and_slug(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {
-            InvalidQuestion(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-question", "The question cannot be asked"),
-            Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", "The request is not valid"),
+            App(AppError::InvalidQuestion(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-question", "The question cannot be asked"),
+            App(AppError::Invalid(_)) | Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-request", "The request is not valid"),
+            App(AppError::UnsupportedFormat(_)) | UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported content type")
+            }
+            App(AppError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            App(AppError::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Not ready"),
+            App(AppError::Internal(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
             MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON"),
             MalformedQuery(_) => (StatusCode::BAD_REQUEST, "malformed-query", "The query string is not valid"),
-            UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported content type"),
             TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "The body is too large"),
-            NotFound { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             MissingToken => (StatusCode::UNAUTHORIZED, "missing-token", "Authentication required"),
             WrongToken => (StatusCode::FORBIDDEN, "wrong-token", "Not allowed"),
             WritesDisabled => (StatusCode::FORBIDDEN, "writes-disabled", "Document changes are turned off"),
             RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
-            BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad-signature", "Not signed by Slack"),
-            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Not ready"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
 
     pub fn problem(&self) -> Problem {
         let (status, slug, title) = self.status_and_slug();
-        Problem { kind: format!("urn:footnote:problem:{slug}"), title: title.to_string(), status: status.as_u16(), detail: self.to_string() }
+        Problem::new(status, slug, title, self.to_string())
     }
 
-    pub fn status(&self) -> StatusCode {
-        self.status_and_slug().0
+    /// Logs an internal error, whose detail the client is not shown.
+    pub fn log_if_internal(&self) {
+        if let ApiError::App(AppError::Internal(error)) = self {
+            tracing::error!("internal error: {error:#}");
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(error) = &self {
-            tracing::error!("internal error: {error:#}");
-        }
-        let problem = self.problem();
-        let mut response = (self.status(), serde_json::to_string(&problem).expect("problems serialize")).into_response();
+        self.log_if_internal();
+        let mut response = self.problem().into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         match self {
             ApiError::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
@@ -106,13 +91,7 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        ApiError::Internal(error.into())
-    }
-}
-
-impl From<footnote_index::Error> for ApiError {
-    fn from(error: footnote_index::Error) -> Self {
-        ApiError::Internal(error.into())
+        ApiError::App(error.into())
     }
 }
 

@@ -6,8 +6,9 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::error::{Json, Problem};
+use super::error::Json;
 use super::{ApiError, Ctx};
+use crate::problem::Problem;
 
 #[utoipa::path(get, path = "/api/v1/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
 pub async fn healthz() -> Json<Value> {
@@ -24,12 +25,8 @@ pub async fn healthz() -> Json<Value> {
     )
 )]
 pub async fn readyz(State(context): State<Ctx>) -> Result<Json<Value>, ApiError> {
-    context.conversations.ping().await.map_err(|e| ApiError::Unavailable(format!("the conversation database does not answer: {e}")))?;
-    let documents = context
-        .with_index(|index| index.store().health().and_then(|()| index.store().documents()))
-        .await?
-        .map_err(|e| ApiError::Unavailable(format!("the index cannot be read: {e}")))?;
-    Ok(Json(json!({ "status": "ready", "documents": documents.len() })))
+    let documents = context.app.readiness().await?;
+    Ok(Json(json!({ "status": "ready", "documents": documents })))
 }
 
 #[utoipa::path(get, path = "/api/v1/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]

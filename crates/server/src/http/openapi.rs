@@ -23,7 +23,7 @@ use super::{api_conversations, ask, documents, health, search};
         health::metrics,
         document,
     ),
-    components(schemas(super::error::Problem)),
+    components(schemas(crate::problem::Problem)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -9,10 +9,10 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use footnote_answer::AskRequest;
 use serde::Deserialize;
 
-use super::{ApiError, Ctx, validate_question};
+use super::{ApiError, Ctx};
+use crate::app::{AppError, Question};
 use crate::conversations::{Message, Rating};
 
 /// Shown on an empty page; the first is the question new users try.
@@ -98,7 +98,8 @@ struct Segment {
 
 impl From<&Message> for MessageView {
     fn from(message: &Message) -> Self {
-        let sources = message
+        let answer = &message.response.answer;
+        let sources = answer
             .citations
             .iter()
             .map(|c| SourceView {
@@ -112,11 +113,11 @@ impl From<&Message> for MessageView {
             .collect();
         MessageView {
             id: message.id.clone(),
-            question: message.question.clone(),
-            abstained: message.answer.abstained,
-            text: message.answer.text.clone(),
-            sentences: message
-                .answer
+            question: message.response.question.clone(),
+            abstained: answer.body.abstained,
+            text: answer.body.text.clone(),
+            sentences: answer
+                .body
                 .sentences
                 .iter()
                 .map(|s| SentenceView { text: s.text.clone(), markers: s.citations.clone() })
@@ -164,7 +165,7 @@ fn page(conversation_id: String, messages: &[Message], question: String, error: 
 fn render(template: &impl Template, status: StatusCode) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => ApiError::Internal(e.into()).into_response(),
+        Err(e) => ApiError::from(AppError::Internal(e.into())).into_response(),
     }
 }
 
@@ -179,12 +180,13 @@ pub async fn chat(State(context): State<Ctx>, Query(query): Query<ChatQuery>) ->
     let Some(id) = query.c.filter(|c| !c.is_empty()) else {
         return Ok(render(&page(String::new(), &[], String::new(), None), StatusCode::OK));
     };
-    match context.conversations.conversation(&id).await? {
-        Some(conversation) => Ok(render(&page(id, &conversation.messages, String::new(), None), StatusCode::OK)),
-        None => {
+    match context.app.conversation(&id).await {
+        Ok(conversation) => Ok(render(&page(id, &conversation.messages, String::new(), None), StatusCode::OK)),
+        Err(AppError::NotFound { .. }) => {
             let error = "That conversation does not exist (any more). Ask a question to start a new one.".to_string();
             Ok(render(&page(String::new(), &[], String::new(), Some(error)), StatusCode::NOT_FOUND))
         }
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -199,22 +201,22 @@ pub struct AskForm {
 /// browser is sent to the conversation (so a reload does not ask again).
 pub async fn ask_form(State(context): State<Ctx>, form: Result<Form<AskForm>, FormRejection>) -> Result<Response, ApiError> {
     let Form(form) = form?;
-    let conversation_id = Some(form.conversation_id.as_str()).filter(|c| !c.is_empty());
-    let question = match validate_question(&form.question) {
-        Ok(question) => question,
-        Err(error) => {
-            let messages = match conversation_id {
-                Some(id) => context.conversations.conversation(id).await?.map(|c| c.messages).unwrap_or_default(),
+    let conversation_id = Some(form.conversation_id.clone()).filter(|c| !c.is_empty());
+    let question = Question { text: form.question.clone(), conversation_id: conversation_id.clone(), ..Question::default() };
+    let accepted = match context.app.accept(question).await {
+        Ok(accepted) => accepted,
+        Err(AppError::InvalidQuestion(problem)) => {
+            let messages = match &conversation_id {
+                Some(id) => context.app.conversations().conversation(id).await?.map(|c| c.messages).unwrap_or_default(),
                 None => Vec::new(),
             };
-            let shown = page(form.conversation_id.clone(), &messages, form.question.clone(), Some(error.to_string()));
+            let shown = page(form.conversation_id, &messages, form.question, Some(problem));
             return Ok(render(&shown, StatusCode::UNPROCESSABLE_ENTITY));
         }
+        Err(error) => return Err(error.into()),
     };
-    let (conversation_id, conversation) = context.conversation_for(conversation_id).await?;
-    let request = AskRequest { question, conversation, ..Default::default() };
-    let (message_id, _) = context.ask(&conversation_id, request, |_| {}).await?;
-    Ok(Redirect::to(&format!("/?c={conversation_id}#m-{message_id}")).into_response())
+    let reply = context.app.answer(accepted, |_| {}).await?;
+    Ok(Redirect::to(&format!("/?c={}#m-{}", reply.conversation_id, reply.message_id)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -227,20 +229,16 @@ pub struct FeedbackForm {
 pub async fn feedback_form(State(context): State<Ctx>, form: Result<Form<FeedbackForm>, FormRejection>) -> Result<Response, ApiError> {
     let Form(form) = form?;
     let rating: Rating = form.rating.parse().map_err(ApiError::Invalid)?;
-    let Some((conversation_id, _)) = context.conversations.message(&form.message_id).await? else {
-        return Err(ApiError::NotFound { what: "message", id: form.message_id });
-    };
-    context.conversations.record_feedback(&form.message_id, rating, None).await?;
+    let (conversation_id, _) = context.app.message(&form.message_id).await?;
+    context.app.record_feedback(&form.message_id, rating, None).await?;
     Ok(Redirect::to(&format!("/?c={conversation_id}#m-{}", form.message_id)).into_response())
 }
 
 /// `GET /messages/{id}`: one message as the page shows it, for the script to
 /// put in place of the streamed text once the answer is complete.
 pub async fn message_fragment(State(context): State<Ctx>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    match context.conversations.message(&id).await? {
-        Some((_, message)) => Ok(render(&MessageFragment { message: MessageView::from(&message) }, StatusCode::OK)),
-        None => Err(ApiError::NotFound { what: "message", id }),
-    }
+    let (_, message) = context.app.message(&id).await?;
+    Ok(render(&MessageFragment { message: MessageView::from(&message) }, StatusCode::OK))
 }
 
 /// `GET /assets/{name}`: cached for a year (the page's links carry the content
@@ -249,7 +247,7 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     let asset = match name.as_str() {
         "app.css" => &*CSS,
         "app.js" => &*JS,
-        _ => return ApiError::NotFound { what: "asset", id: name }.into_response(),
+        _ => return ApiError::from(AppError::NotFound { what: "asset", id: name }).into_response(),
     };
     let etag = format!("\"{}\"", asset.version);
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {

@@ -2,12 +2,12 @@
 
 use axum::extract::{Query, State};
 use footnote_index::ScoredPassage;
-use footnote_retrieval::Retriever;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{Json, Problem};
-use super::{ApiError, Ctx, validate_question};
+use super::error::Json;
+use super::{ApiError, Ctx};
+use crate::problem::Problem;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchParams {
@@ -40,12 +40,6 @@ pub async fn search(
     params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SearchReply>, ApiError> {
     let Query(params) = params?;
-    let question = validate_question(&params.q)?;
-    let k = params.k.unwrap_or(5);
-    if !(1..=100).contains(&k) {
-        return Err(ApiError::Invalid(format!("k must be between 1 and 100, not {k}")));
-    }
-    let query = footnote_retrieval::Query::new(question.clone(), k);
-    let results = context.with_index(move |index| Retriever::new(index).search(&query)).await??;
+    let (question, results) = context.app.search(&params.q, params.k).await?;
     Ok(Json(SearchReply { question, results }))
 }

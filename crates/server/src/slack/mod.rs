@@ -6,11 +6,13 @@
 //! [`signature`]) or over Socket Mode ([`socket_mode`]); both hand what they
 //! receive to the same [`Slack`] methods, which acknowledge at once and do
 //! the work in the background: [`Slack::answer`] asks through
-//! [`AppContext::ask`](crate::http::AppContext::ask), with each Slack thread
-//! one conversation, and posts the answer rendered by [`blocks`] through
-//! [`web_api`].
+//! [`App::ask`], with each Slack thread one conversation, and posts the
+//! answer rendered by [`blocks`] through [`web_api`]. Application errors
+//! become a notice or an apology in the thread; errors of Slack's own routes
+//! are [`SlackError`]s.
 
 mod blocks;
+mod error;
 mod events;
 mod signature;
 mod socket_mode;
@@ -25,15 +27,15 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use footnote_answer::AskRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::app::{self, App, AppError};
 use crate::conversations::Rating;
-use crate::http::{ApiError, Ctx, validate_question};
 use blocks::SlackMessage;
+use error::SlackError;
 use events::{EventCallback, EventsApiBody, Interaction, Question, SlashCommand};
-pub use signature::SignatureError;
+use signature::SignatureError;
 use web_api::WebApi;
 
 /// Shown when a mention comes without a question.
@@ -89,7 +91,7 @@ impl SlackSettings {
 
 /// The adapter: what every Slack request and Socket Mode envelope is handed to.
 pub struct Slack {
-    context: Ctx,
+    app: Arc<App>,
     api: WebApi,
     signing_secret: Option<String>,
     command: String,
@@ -97,14 +99,14 @@ pub struct Slack {
 
 /// Starts Slack when configured: spawns Socket Mode when an app token is set
 /// and returns the Events API routes when a signing secret is.
-pub fn start(context: Ctx, settings: SlackSettings) -> anyhow::Result<Option<Router<Ctx>>> {
+pub fn start(app: Arc<App>, settings: SlackSettings) -> anyhow::Result<Option<Router>> {
     if !settings.check()? {
         return Ok(None);
     }
     let bot_token = settings.bot_token.as_deref().unwrap_or_default();
     let api = WebApi::new(&settings.api_url, bot_token).context("cannot set up the Slack Web API client")?;
     let signing_secret = settings.signing_secret.filter(|s| !s.trim().is_empty());
-    let slack = Arc::new(Slack { context, api, signing_secret, command: settings.command });
+    let slack = Arc::new(Slack { app, api, signing_secret, command: settings.command });
     if let Some(app_token) = settings.app_token.filter(|t| !t.trim().is_empty()) {
         tracing::info!("Slack: Socket Mode on");
         tokio::spawn(socket_mode::run(slack.clone(), app_token));
@@ -129,7 +131,7 @@ impl Slack {
         let Some(question) = callback.question() else { return };
         let slack = self.clone();
         tokio::spawn(async move {
-            let conversations = &slack.context.conversations;
+            let conversations = slack.app.conversations();
             let first = async {
                 Ok::<_, sqlx::Error>(
                     conversations.first_slack_delivery(&format!("event:{}", callback.event_id)).await?
@@ -152,7 +154,7 @@ impl Slack {
         } else {
             match self.ask_in_thread(&question).await {
                 Ok(reply) => reply,
-                Err(ApiError::InvalidQuestion(problem)) => blocks::notice(&problem),
+                Err(AppError::InvalidQuestion(problem)) => blocks::notice(&problem),
                 Err(error) => {
                     tracing::error!("Slack: cannot answer a question in {}: {error:#}", question.channel);
                     blocks::apology()
@@ -162,15 +164,13 @@ impl Slack {
         self.post(&question.channel, &question.thread_ts, &reply).await;
     }
 
-    async fn ask_in_thread(&self, question: &Question) -> Result<SlackMessage, ApiError> {
-        let text = validate_question(&question.text)?;
-        let conversations = &self.context.conversations;
+    async fn ask_in_thread(&self, question: &Question) -> Result<SlackMessage, AppError> {
+        let conversations = self.app.conversations();
         let known = conversations.slack_thread(&question.channel, &question.thread_ts).await?;
-        let (conversation_id, turns) = self.context.conversation_for(known.as_deref()).await?;
-        let request = AskRequest { question: text, conversation: turns, top_k: None, documents: Vec::new() };
-        let (message_id, response) = self.context.ask(&conversation_id, request, |_| {}).await?;
-        conversations.link_slack_thread(&question.channel, &question.thread_ts, &conversation_id).await?;
-        Ok(blocks::answer(&message_id, &response.answer, &response.citations, None))
+        let asked = app::Question { text: question.text.clone(), conversation_id: known, ..app::Question::default() };
+        let reply = self.app.ask(asked).await?;
+        conversations.link_slack_thread(&question.channel, &question.thread_ts, &reply.conversation_id).await?;
+        Ok(blocks::answer(&reply.message_id, &reply.response.answer.body, &reply.response.answer.citations, None))
     }
 
     /// Posts in a thread; when that fails, says sorry there instead (once).
@@ -205,16 +205,13 @@ impl Slack {
     }
 
     async fn answer_command(&self, command: SlashCommand) {
-        let asked = async {
-            let question = validate_question(&command.text)?;
-            let (conversation_id, _) = self.context.conversation_for(None).await?;
-            let request = AskRequest { question, conversation: Vec::new(), top_k: None, documents: Vec::new() };
-            let (message_id, response) = self.context.ask(&conversation_id, request, |_| {}).await?;
-            Ok::<_, ApiError>(blocks::answer(&message_id, &response.answer, &response.citations, None))
-        };
-        let body = match asked.await {
-            Ok(message) => json!({ "response_type": "in_channel", "text": message.text, "blocks": message.blocks }),
-            Err(ApiError::InvalidQuestion(problem)) => ephemeral(&problem),
+        let asked = self.app.ask(app::Question { text: command.text.clone(), ..app::Question::default() }).await;
+        let body = match asked {
+            Ok(reply) => {
+                let message = blocks::answer(&reply.message_id, &reply.response.answer.body, &reply.response.answer.citations, None);
+                json!({ "response_type": "in_channel", "text": message.text, "blocks": message.blocks })
+            }
+            Err(AppError::InvalidQuestion(problem)) => ephemeral(&problem),
             Err(error) => {
                 tracing::error!("Slack: cannot answer {} from {} in {}: {error:#}", command.command, command.user_id, command.channel_id);
                 let apology = blocks::apology();
@@ -249,13 +246,10 @@ impl Slack {
     }
 
     async fn record_vote(&self, message_id: &str, rating: Rating, interaction: &Interaction) -> anyhow::Result<()> {
-        let conversations = &self.context.conversations;
-        if !conversations.record_feedback(message_id, rating, None).await? {
-            bail!("no stored answer has this id");
-        }
-        let (_, message) = conversations.message(message_id).await?.context("the answer vanished")?;
+        self.app.record_feedback(message_id, rating, None).await?;
+        let (_, message) = self.app.message(message_id).await?;
         let vote = blocks::Vote { rating, user: &interaction.user.id };
-        let redrawn = blocks::answer(message_id, &message.answer, &message.citations, Some(vote));
+        let redrawn = blocks::answer(message_id, &message.response.answer.body, &message.response.answer.citations, Some(vote));
         let response_url = interaction.response_url.as_deref().context("the click came without a response_url")?;
         let body = json!({ "replace_original": true, "text": redrawn.text, "blocks": redrawn.blocks });
         self.api.respond(response_url, &body).await?;
@@ -269,9 +263,9 @@ fn ephemeral(text: &str) -> Value {
 
 /// `POST /slack/events`: the URL verification challenge, and event callbacks
 /// acknowledged at once.
-async fn events(State(slack): State<Arc<Slack>>, Signed(body): Signed) -> Result<Response, ApiError> {
+async fn events(State(slack): State<Arc<Slack>>, Signed(body): Signed) -> Result<Response, SlackError> {
     let body: EventsApiBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(format!("not an Events API body: {e}")))?;
+        serde_json::from_slice(&body).map_err(|e| SlackError::MalformedJson(format!("not an Events API body: {e}")))?;
     Ok(match body {
         EventsApiBody::UrlVerification { challenge } => axum::Json(json!({ "challenge": challenge })).into_response(),
         EventsApiBody::EventCallback(callback) => {
@@ -284,21 +278,21 @@ async fn events(State(slack): State<Arc<Slack>>, Signed(body): Signed) -> Result
 
 /// `POST /slack/commands`: acknowledged with a private note; the answer
 /// follows through `response_url`.
-async fn commands(State(slack): State<Arc<Slack>>, Signed(body): Signed) -> Result<axum::Json<Value>, ApiError> {
+async fn commands(State(slack): State<Arc<Slack>>, Signed(body): Signed) -> Result<axum::Json<Value>, SlackError> {
     let command: SlashCommand =
-        serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::Invalid(format!("not a slash command: {e}")))?;
+        serde_urlencoded::from_bytes(&body).map_err(|e| SlackError::Invalid(format!("not a slash command: {e}")))?;
     Ok(axum::Json(slack.take_command(command)))
 }
 
 /// `POST /slack/interactions`: button clicks, acknowledged at once.
-async fn interactions(State(slack): State<Arc<Slack>>, Signed(body): Signed) -> Result<StatusCode, ApiError> {
+async fn interactions(State(slack): State<Arc<Slack>>, Signed(body): Signed) -> Result<StatusCode, SlackError> {
     #[derive(Deserialize)]
     struct Form {
         payload: String,
     }
-    let form: Form = serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::Invalid(format!("not an interaction: {e}")))?;
+    let form: Form = serde_urlencoded::from_bytes(&body).map_err(|e| SlackError::Invalid(format!("not an interaction: {e}")))?;
     let interaction: Interaction =
-        serde_json::from_str(&form.payload).map_err(|e| ApiError::MalformedJson(format!("not an interaction payload: {e}")))?;
+        serde_json::from_str(&form.payload).map_err(|e| SlackError::MalformedJson(format!("not an interaction payload: {e}")))?;
     slack.take_interaction(interaction);
     Ok(StatusCode::OK)
 }
@@ -308,9 +302,9 @@ async fn interactions(State(slack): State<Arc<Slack>>, Signed(body): Signed) -> 
 struct Signed(Bytes);
 
 impl FromRequest<Arc<Slack>> for Signed {
-    type Rejection = ApiError;
+    type Rejection = SlackError;
 
-    async fn from_request(request: Request, slack: &Arc<Slack>) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, slack: &Arc<Slack>) -> Result<Self, SlackError> {
         let (timestamp, signature) = {
             let headers = request.headers();
             let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -319,7 +313,7 @@ impl FromRequest<Arc<Slack>> for Signed {
         let signature = signature.ok_or(SignatureError::MissingSignature)?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         signature::check_timestamp(timestamp.as_deref(), now)?;
-        let body = Bytes::from_request(request, &()).await.map_err(|e| ApiError::TooLarge(e.body_text()))?;
+        let body = Bytes::from_request(request, &()).await.map_err(|e| SlackError::TooLarge(e.body_text()))?;
         let secret = slack.signing_secret.as_deref().expect("the routes are mounted only with a signing secret");
         signature::verify(secret, timestamp.as_deref().unwrap_or_default(), Some(&signature), &body)?;
         Ok(Signed(body))

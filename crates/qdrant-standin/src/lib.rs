@@ -1,4 +1,4 @@
-//! A Qdrant stand-in for the tests: Qdrant's own gRPC protocol (the service
+//! A Qdrant stand-in for the tests (a dev-dependency only, never shipped): Qdrant's own gRPC protocol (the service
 //! definitions `qdrant-client` generates from Qdrant's `.proto` files), served over
 //! real HTTP/2 by tonic, with the real Qdrant engine (Qdrant Edge) storing and
 //! ranking behind it.

@@ -1,0 +1,183 @@
+//! The application layer of `footnote serve`: what the service does, whoever
+//! asks. The HTTP API and the page ([`crate::http`]) and the Slack bot
+//! ([`crate::slack`]) translate their requests into calls on [`App`] and its
+//! results and [`AppError`]s into their own replies; neither knows the other.
+//!
+//! A question goes through [`App::accept`] (the rules of [`rules`], the
+//! conversation it continues) and [`App::answer`], which runs
+//! [`footnote_answer::Asker::ask`] on a blocking thread and stores the
+//! exchange in [`Conversations`].
+
+mod documents;
+mod error;
+pub mod rules;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use footnote_answer::{AnswerEvent, AskRequest, AskResponse, Asker, ExtractiveSettings, Turn};
+use footnote_index::{Index, ScoredPassage};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::conversations::{Conversation, Conversations, Message, Rating};
+pub use documents::{Added, TextDocument, Upload};
+pub use error::AppError;
+
+/// The service every adapter shares: one per process.
+pub struct App {
+    asker: Asker,
+    conversations: Conversations,
+    /// Documents are added and deleted one request at a time.
+    ingest_lock: tokio::sync::Mutex<()>,
+}
+
+/// A question as an adapter receives it, not yet checked.
+#[derive(Debug, Clone, Default)]
+pub struct Question {
+    pub text: String,
+    /// The conversation it continues; a new one when `None`.
+    pub conversation_id: Option<String>,
+    /// Passages to rank; the default when `None`.
+    pub top_k: Option<usize>,
+    /// Only passages of these documents; all when empty.
+    pub documents: Vec<String>,
+}
+
+/// A question that passed the rules, with the conversation it belongs to.
+#[derive(Debug)]
+pub struct AcceptedQuestion {
+    conversation_id: String,
+    request: AskRequest,
+}
+
+/// An answer with where it was stored: the `ask --json` object plus the ids.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AskReply {
+    pub conversation_id: String,
+    pub message_id: String,
+    #[serde(flatten)]
+    pub response: AskResponse,
+}
+
+impl App {
+    pub fn new(index: Arc<Index>, answer: ExtractiveSettings, conversations: Conversations) -> Self {
+        App { asker: Asker::extractive(index, answer), conversations, ingest_lock: tokio::sync::Mutex::new(()) }
+    }
+
+    pub fn index(&self) -> &Arc<Index> {
+        self.asker.index()
+    }
+
+    /// The conversation store, for an adapter's own records (Slack's threads).
+    pub fn conversations(&self) -> &Conversations {
+        &self.conversations
+    }
+
+    /// Checks a question and finds the conversation it continues (an unknown
+    /// one is not found); a new conversation gets a fresh id.
+    pub async fn accept(&self, question: Question) -> Result<AcceptedQuestion, AppError> {
+        let text = rules::question(&question.text)?;
+        let top_k = question.top_k.map(|k| rules::passage_count("top_k", k)).transpose()?;
+        let (conversation_id, conversation) = match question.conversation_id {
+            Some(id) => {
+                if !self.conversations.exists(&id).await? {
+                    return Err(AppError::NotFound { what: "conversation", id });
+                }
+                let turns: Vec<Turn> = self.conversations.turns(&id).await?;
+                (id, turns)
+            }
+            None => (uuid::Uuid::new_v4().to_string(), Vec::new()),
+        };
+        let request = AskRequest { question: text, conversation, top_k, documents: question.documents };
+        Ok(AcceptedQuestion { conversation_id, request })
+    }
+
+    /// Answers an accepted question and stores the exchange. The answer's
+    /// events are passed on as they come, for streaming.
+    pub async fn answer(
+        &self,
+        question: AcceptedQuestion,
+        mut events: impl FnMut(AnswerEvent) + Send + 'static,
+    ) -> Result<AskReply, AppError> {
+        let asker = self.asker.clone();
+        let started = Instant::now();
+        let request = question.request;
+        let response = tokio::task::spawn_blocking(move || asker.ask(&request, &mut events)).await??;
+        metrics::histogram!("footnote_answer_duration_seconds").record(started.elapsed().as_secs_f64());
+        let abstained = response.answer.body.abstained.to_string();
+        metrics::counter!("footnote_answers_total", "abstained" => abstained).increment(1);
+        let message_id = self.conversations.add_message(&question.conversation_id, &response).await?;
+        Ok(AskReply { conversation_id: question.conversation_id, message_id, response })
+    }
+
+    /// [`App::accept`] and [`App::answer`] in one, for adapters that do not stream.
+    pub async fn ask(&self, question: Question) -> Result<AskReply, AppError> {
+        let accepted = self.accept(question).await?;
+        self.answer(accepted, |_| {}).await
+    }
+
+    /// Ranks passages for a query, without an answer.
+    pub async fn search(&self, query: &str, k: Option<usize>) -> Result<(String, Vec<ScoredPassage>), AppError> {
+        let question = rules::question(query)?;
+        let k = rules::passage_count("k", k.unwrap_or(rules::DEFAULT_SEARCH_K))?;
+        let query = footnote_retrieval::Query::new(question.clone(), k);
+        let results = self.with_index(move |index| footnote_retrieval::Retriever::new(index).search(&query)).await??;
+        Ok((question, results))
+    }
+
+    pub async fn conversation(&self, id: &str) -> Result<Conversation, AppError> {
+        self.conversations.conversation(id).await?.ok_or_else(|| AppError::NotFound { what: "conversation", id: id.into() })
+    }
+
+    /// One stored message, with the id of its conversation.
+    pub async fn message(&self, id: &str) -> Result<(String, Message), AppError> {
+        self.conversations.message(id).await?.ok_or_else(|| AppError::NotFound { what: "message", id: id.into() })
+    }
+
+    /// Records a vote on an answer; a later vote replaces an earlier one.
+    pub async fn record_feedback(&self, message_id: &str, rating: Rating, comment: Option<&str>) -> Result<(), AppError> {
+        rules::comment(comment)?;
+        if !self.conversations.record_feedback(message_id, rating, comment).await? {
+            return Err(AppError::NotFound { what: "message", id: message_id.into() });
+        }
+        Ok(())
+    }
+
+    /// Whether the conversation database and the index both answer; the
+    /// number of documents when they do.
+    pub async fn readiness(&self) -> Result<usize, AppError> {
+        self.conversations
+            .ping()
+            .await
+            .map_err(|e| AppError::Unavailable(format!("the conversation database does not answer: {e}")))?;
+        self.with_index(|index| index.health())
+            .await?
+            .map_err(|e| AppError::Unavailable(format!("the index cannot be read: {e}")))
+    }
+
+    /// Re-reads the number of indexed passages and documents into the metrics.
+    pub fn update_index_gauge(&self) {
+        if let Ok(documents) = self.index().documents() {
+            metrics::gauge!("footnote_passages_indexed").set(documents.iter().map(|d| d.passages).sum::<usize>() as f64);
+            metrics::gauge!("footnote_documents_indexed").set(documents.len() as f64);
+        }
+    }
+
+    /// Makes the index durable and closes the database, at shutdown.
+    pub async fn close(&self) -> anyhow::Result<()> {
+        self.with_index(|index| index.flush()).await??;
+        self.conversations.close().await;
+        Ok(())
+    }
+
+    /// Runs `work` on the index on a blocking thread: the embedding model and
+    /// Qdrant Edge are synchronous and must not stall the async workers.
+    async fn with_index<T: Send + 'static, E: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Index) -> Result<T, E> + Send + 'static,
+    ) -> Result<Result<T, E>, AppError> {
+        let index = self.index().clone();
+        Ok(tokio::task::spawn_blocking(move || work(&index)).await?)
+    }
+}

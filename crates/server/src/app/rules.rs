@@ -1,0 +1,89 @@
+//! The rules a request must meet, stated once for every adapter.
+
+use super::AppError;
+
+/// Longest question accepted, in characters.
+pub const MAX_QUESTION_CHARS: usize = 2000;
+/// Passages a request may ask to rank at most.
+pub const MAX_TOP_K: usize = 100;
+/// Passages a search returns unless asked for another number.
+pub const DEFAULT_SEARCH_K: usize = 5;
+/// Longest feedback comment accepted, in characters.
+pub const MAX_COMMENT_CHARS: usize = 4000;
+
+/// The question as it will be asked (trimmed), or why it cannot be.
+pub fn question(question: &str) -> Result<String, AppError> {
+    let trimmed = question.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::InvalidQuestion("the question is empty".into()));
+    }
+    let chars = trimmed.chars().count();
+    if chars > MAX_QUESTION_CHARS {
+        return Err(AppError::InvalidQuestion(format!(
+            "the question is {chars} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A number of passages to rank, named `field` in the message.
+pub fn passage_count(field: &str, k: usize) -> Result<usize, AppError> {
+    if (1..=MAX_TOP_K).contains(&k) {
+        Ok(k)
+    } else {
+        Err(AppError::Invalid(format!("{field} must be between 1 and {MAX_TOP_K}, not {k}")))
+    }
+}
+
+pub fn comment(comment: Option<&str>) -> Result<(), AppError> {
+    if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
+        return Err(AppError::Invalid(format!("the comment is over {MAX_COMMENT_CHARS} characters")));
+    }
+    Ok(())
+}
+
+/// A document id that is safe as a file name and in a URL path.
+pub fn document_id(id: &str) -> Result<String, AppError> {
+    let id = id.trim();
+    let fine = !id.is_empty()
+        && id.len() <= 200
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '));
+    if fine {
+        Ok(id.to_string())
+    } else {
+        Err(AppError::Invalid(format!("{id:?} is not a usable document id (letters, digits, - _ . and spaces)")))
+    }
+}
+
+/// The id a document gets from its title:
+/// "Kazakhstan's 2022 reform" → "kazakhstan-s-2022-reform".
+pub fn slug(title: &str) -> String {
+    let words: Vec<String> =
+        title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let slug = words.join("-");
+    slug.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_are_trimmed_and_bounded() {
+        assert_eq!(question("  why?  ").unwrap(), "why?");
+        assert!(matches!(question(" \n "), Err(AppError::InvalidQuestion(_))));
+        assert!(question(&"a".repeat(MAX_QUESTION_CHARS)).is_ok());
+        let long = question(&"a".repeat(MAX_QUESTION_CHARS + 1)).unwrap_err().to_string();
+        assert!(long.contains("2001") && long.contains("2000"), "{long}");
+    }
+
+    #[test]
+    fn passage_counts_and_ids_follow_the_rules() {
+        assert_eq!(passage_count("k", 100).unwrap(), 100);
+        assert!(passage_count("top_k", 0).unwrap_err().to_string().starts_with("top_k must be between 1 and 100"));
+        assert_eq!(slug("Kazakhstan's 2022 reform"), "kazakhstan-s-2022-reform");
+        assert_eq!(document_id(" notes.md ").unwrap(), "notes.md");
+        assert!(document_id("../etc/passwd").is_err() && document_id(".hidden").is_err());
+    }
+}
