@@ -2,7 +2,9 @@
 # Measures what docs/benchmarks.md reports: ingest throughput (fp32 and int8, seeds
 # and squad2-dev), retrieval quality on squad2-dev per ranking, search latency,
 # the cold start of `footnote search`, and serving load. Run on an otherwise idle
-# machine. `scripts/bench.sh load` measures serving load only.
+# machine. `scripts/bench.sh load` measures serving load only;
+# `scripts/bench.sh compare OLD_BINARY` runs the 16-client load three times on
+# OLD_BINARY and on this build, alternating, to tell a change from the host's drift.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh >/dev/null
@@ -13,7 +15,12 @@ SQUAD="${SQUAD:-../shared/benchmarks/squad2-dev}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-if [ "${1:-all}" = load ]; then
+MODE="${1:-all}"
+if [ "$MODE" = compare ]; then
+  BASELINE="${2:?usage: scripts/bench.sh compare OLD_BINARY}"
+  [ -x "$BASELINE" ] || { echo "bench: $BASELINE is not an executable footnote binary" >&2; exit 1; }
+fi
+if [ "$MODE" = load ] || [ "$MODE" = compare ]; then
   $FOOTNOTE --data-dir "$WORK/seeds" ingest seeds >/dev/null
 else
 echo "## ingest throughput"
@@ -53,18 +60,27 @@ load() {
   local data=$1 label=$2
   shift 2
   rm -f "$data"/conversations.db* "$WORK/serve.out"  # each run starts with no stored answers
-  $FOOTNOTE --data-dir "$data" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed "$@" > "$WORK/serve.out" &
+  ${SERVER:-$FOOTNOTE} --data-dir "$data" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed "$@" > "$WORK/serve.out" &
   local pid=$!
   until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
   local url
   url="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")/api/v1/ask"
-  echo "### $label, 1 connection, 10 s"
-  wrk -t1 -c1 -d10s -s scripts/ask.lua "$url" | grep -E "Requests/sec|latency p|errors"
+  if [ "$MODE" != compare ]; then
+    echo "### $label, 1 connection, 10 s"
+    wrk -t1 -c1 -d10s -s scripts/ask.lua "$url" | grep -E "Requests/sec|latency p|errors"
+  fi
   echo "### $label, 16 connections, 30 s"
   wrk -t2 -c16 -d30s -s scripts/ask.lua "$url" | grep -E "Requests/sec|latency p|errors"
   grep VmHWM "/proc/$pid/status"
   kill -TERM "$pid" && wait "$pid"
 }
+if [ "$MODE" = compare ]; then
+  for run in 1 2 3; do
+    SERVER="$BASELINE" load "$WORK/seeds" "seeds, baseline $BASELINE, run $run"
+    load "$WORK/seeds" "seeds, this build, run $run"
+  done
+  exit 0
+fi
 for run in 1 2 3; do
   load "$WORK/seeds" "seeds (123 passages), run $run"
 done
