@@ -9,7 +9,7 @@ use std::io::Write;
 
 use footnote_answer::{AnswerEvent, AskRequest, Asker, ExtractiveSettings, Turn};
 use footnote_index::{Embedder, Index, Location};
-use footnote_ingest::{IngestReport, Ingestor};
+use footnote_ingest::{Format, IngestReport, Ingestor};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde_json::json;
 
@@ -28,8 +28,13 @@ pub fn open_serving_index(settings: &Settings, embedding_sessions: usize) -> any
 
 pub fn ingest(settings: &Settings, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
     // Check the paths before touching the data directory, so a typo creates nothing.
+    // A file named on its own must be one we read; in a folder such files are skipped.
     for path in paths {
-        std::fs::metadata(path).with_context(|| format!("cannot ingest {}", path.display()))?;
+        let metadata = std::fs::metadata(path).with_context(|| format!("cannot ingest {}", path.display()))?;
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        if metadata.is_file() && Format::from_file_name(&name).is_none() {
+            anyhow::bail!("cannot ingest {}: not a {} file", path.display(), Format::READABLE.replace(" and ", " or "));
+        }
     }
     let index = open_index(settings)?;
     let report = Ingestor::new(&index).ingest(paths, &IngestBar::new())?;
@@ -43,6 +48,10 @@ pub fn ingest(settings: &Settings, paths: &[PathBuf], json: bool) -> anyhow::Res
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&report);
+    }
+    // A file named on its own that yielded nothing is a failure, not a skip.
+    if let Some((path, reason)) = report.skipped.iter().find(|(skipped, _)| paths.contains(skipped)) {
+        anyhow::bail!("cannot ingest {}: {reason}", path.display());
     }
     Ok(())
 }

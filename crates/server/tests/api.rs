@@ -258,7 +258,36 @@ async fn documents_are_added_shown_asked_about_and_deleted() {
     let status = response.status();
     assert_problem(status, &response.json().await.unwrap(), 415, ".pdf");
 
-    let response = client().delete(server.url("/api/v1/documents/aral-notes")).bearer_auth(TOKEN).send().await.unwrap();
+    // A title without letters or digits still gives an id its routes reach,
+    // and a second such title does not replace the first.
+    let mut ids = Vec::new();
+    for title in ["!!!", "???"] {
+        let untitled = json!({ "title": title, "text": format!("A note filed under {title} about the Caspian Sea shoreline.") });
+        let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).json(&untitled).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["added"], 1, "{report}");
+        let id = report["documents"][0].as_str().unwrap().to_string();
+        let (status, shown) = get_json(&server, &format!("/api/v1/documents/{id}")).await;
+        assert_eq!((status, shown["title"].as_str()), (StatusCode::OK, Some(title)), "{id}");
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+
+    // The scheme of the Authorization header is case-insensitive; the token must match exactly.
+    let response = client()
+        .delete(server.url("/api/v1/documents/aral-notes"))
+        .header("authorization", format!("Bearer {TOKEN}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = client()
+        .delete(server.url("/api/v1/documents/aral-notes"))
+        .header("authorization", format!("bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let (status, _) = get_json(&server, "/api/v1/documents/aral-notes").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -312,6 +312,18 @@ fn errors_are_one_clear_line_naming_the_problem() {
     assert!(missing.contains("/no/such/folder"), "{missing}");
     assert_eq!(missing.trim().lines().count(), 1, "{missing}");
 
+    // A file named on its own that footnote cannot read fails the command, naming it.
+    let odd = TempDir::new().unwrap();
+    let pdf = odd.path().join("report.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7 not really").unwrap();
+    let unreadable = failure(footnote(data.path()).arg("ingest").arg(&pdf));
+    assert!(unreadable.contains("report.pdf") && unreadable.contains("not a .txt, .md or .html file"), "{unreadable}");
+    assert_eq!(unreadable.trim().lines().count(), 1, "{unreadable}");
+    let empty = odd.path().join("empty.txt");
+    std::fs::write(&empty, "  \n").unwrap();
+    let nothing = failure(footnote(odd.path().join("index").as_path()).arg("ingest").arg(&empty));
+    assert!(nothing.contains("empty.txt") && nothing.contains("no text"), "{nothing}");
+
     let no_runtime = failure(footnote(data.path()).env("ORT_DYLIB_PATH", "/nope/libonnxruntime.so").args(["search", "x"]));
     assert!(no_runtime.contains("ORT_DYLIB_PATH"), "{no_runtime}");
 

@@ -57,12 +57,14 @@ pub fn document_id(id: &str) -> Result<String, AppError> {
 }
 
 /// The id a document gets from its title:
-/// "Kazakhstan's 2022 reform" → "kazakhstan-s-2022-reform".
+/// "Kazakhstan's 2022 reform" → "kazakhstan-s-2022-reform". A title with no
+/// letters or digits ("!!!") gets `doc-` and a hash of the title instead, so
+/// every title gives an id its routes can reach, and two such titles two ids.
 pub fn slug(title: &str) -> String {
     let words: Vec<String> =
         title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
-    let slug = words.join("-");
-    slug.chars().take(80).collect()
+    let slug: String = words.join("-").chars().take(80).collect();
+    if slug.is_empty() { format!("doc-{}", &blake3::hash(title.as_bytes()).to_hex()[..16]) } else { slug }
 }
 
 #[cfg(test)]
@@ -83,6 +85,9 @@ mod tests {
         assert_eq!(passage_count("k", 100).unwrap(), 100);
         assert!(passage_count("top_k", 0).unwrap_err().to_string().starts_with("top_k must be between 1 and 100"));
         assert_eq!(slug("Kazakhstan's 2022 reform"), "kazakhstan-s-2022-reform");
+        let (bangs, queries) = (slug("!!!"), slug("???"));
+        assert!(bangs.starts_with("doc-") && bangs != queries && bangs == slug("!!!"), "{bangs} {queries}");
+        assert_eq!(document_id(&bangs).unwrap(), bangs);
         assert_eq!(document_id(" notes.md ").unwrap(), "notes.md");
         assert!(document_id("../etc/passwd").is_err() && document_id(".hidden").is_err());
     }

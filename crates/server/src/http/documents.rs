@@ -56,7 +56,8 @@ pub struct NewDocument {
     pub text: String,
     /// Where the document comes from (a URL), shown with its citations.
     pub source: Option<String>,
-    /// Its id; by default made from the title. A document with the same id is replaced.
+    /// Its id; by default made from the title (`doc-<hash>` for a title without
+    /// letters or digits). A document with the same id is replaced.
     pub id: Option<String>,
 }
 

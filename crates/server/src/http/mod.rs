@@ -132,12 +132,16 @@ impl axum::extract::FromRequestParts<Ctx> for Admin {
         let Some(expected) = &context.admin_token else {
             return Err(ApiError::WritesDisabled);
         };
+        // The scheme is case-insensitive (RFC 9110 §11.1); the token is
+        // compared exactly as sent, so a padded one does not match.
         let given = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim_start_matches(' '))
             .ok_or(ApiError::MissingToken)?;
-        if bool::from(given.trim().as_bytes().ct_eq(expected.as_bytes())) { Ok(Admin) } else { Err(ApiError::WrongToken) }
+        if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) { Ok(Admin) } else { Err(ApiError::WrongToken) }
     }
 }
