@@ -3,7 +3,7 @@
 //! Each test runs its body once per backend:
 //! - always on Qdrant Edge (a fresh data directory);
 //! - always on the server backend against a local stand-in that speaks Qdrant's
-//!   gRPC protocol with the Qdrant engine behind it (`qdrant_standin`);
+//!   gRPC protocol with the Qdrant engine behind it (`crates/qdrant-standin`);
 //! - on a real Qdrant server when `QDRANT_TEST_URL` names one (a fresh collection
 //!   per run, deleted afterwards). No Qdrant server can run on the machine these
 //!   were written on; the output says so when those runs are skipped.
