@@ -22,6 +22,8 @@ pub enum Format {
 impl Format {
     /// The formats read, as error messages name them.
     pub const READABLE: &str = ".txt, .md and .html";
+    /// Why a file in another format is not read.
+    pub const UNREADABLE: &str = "not a .txt, .md or .html file";
 
     /// The format a file name's extension says, if it is one we read.
     pub fn from_file_name(name: &str) -> Option<Format> {
@@ -122,7 +124,7 @@ fn add_file(discovery: &mut Discovery, path: PathBuf, id: String, manifest: &Has
             let id = metadata.id.clone().unwrap_or(id);
             discovery.files.push(SourceFile { path, id, format, metadata });
         }
-        None => discovery.skipped.push((path, "not a .txt, .md or .html file".into())),
+        None => discovery.skipped.push((path, Format::UNREADABLE.into())),
     }
 }
 

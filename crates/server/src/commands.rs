@@ -33,7 +33,7 @@ pub fn ingest(settings: &Settings, paths: &[PathBuf], json: bool) -> anyhow::Res
         let metadata = std::fs::metadata(path).with_context(|| format!("cannot ingest {}", path.display()))?;
         let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         if metadata.is_file() && Format::from_file_name(&name).is_none() {
-            anyhow::bail!("cannot ingest {}: not a {} file", path.display(), Format::READABLE.replace(" and ", " or "));
+            anyhow::bail!("cannot ingest {}: {}", path.display(), Format::UNREADABLE);
         }
     }
     let index = open_index(settings)?;

@@ -275,19 +275,12 @@ async fn documents_are_added_shown_asked_about_and_deleted() {
     assert_ne!(ids[0], ids[1]);
 
     // The scheme of the Authorization header is case-insensitive; the token must match exactly.
-    let response = client()
-        .delete(server.url("/api/v1/documents/aral-notes"))
-        .header("authorization", format!("Bearer {TOKEN}x"))
-        .send()
-        .await
-        .unwrap();
+    let delete_with = |authorization: String| {
+        client().delete(server.url("/api/v1/documents/aral-notes")).header("authorization", authorization).send()
+    };
+    let response = delete_with(format!("Bearer {TOKEN}x")).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let response = client()
-        .delete(server.url("/api/v1/documents/aral-notes"))
-        .header("authorization", format!("bearer {TOKEN}"))
-        .send()
-        .await
-        .unwrap();
+    let response = delete_with(format!("bearer {TOKEN}")).await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let (status, _) = get_json(&server, "/api/v1/documents/aral-notes").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -207,7 +207,11 @@ pub async fn ask_form(State(context): State<Ctx>, form: Result<Form<AskForm>, Fo
         Ok(accepted) => accepted,
         Err(AppError::InvalidQuestion(problem)) => {
             let messages = match &conversation_id {
-                Some(id) => context.app.conversations().conversation(id).await?.map(|c| c.messages).unwrap_or_default(),
+                Some(id) => match context.app.conversation(id).await {
+                    Ok(conversation) => conversation.messages,
+                    Err(AppError::NotFound { .. }) => Vec::new(),
+                    Err(error) => return Err(error.into()),
+                },
                 None => Vec::new(),
             };
             let shown = page(form.conversation_id, &messages, form.question, Some(problem));
