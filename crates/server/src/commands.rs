@@ -7,13 +7,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 use std::io::Write;
 
-use footnote_answer::{AnswerEvent, AskRequest, Asker, ExtractiveSettings, Turn};
+use footnote_answer::{AnswerEvent, AskRequest, Asker, Turn};
+use footnote_judge::Sessions;
 use footnote_index::{Embedder, Index, Location};
 use footnote_ingest::{Format, IngestReport, Ingestor};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde_json::json;
 
-use crate::cli::Settings;
+use crate::cli::{AnswerArgs, Settings};
 use crate::progress::IngestBar;
 
 pub fn open_index(settings: &Settings) -> anyhow::Result<Index> {
@@ -82,7 +83,7 @@ fn print_summary(report: &IngestReport) {
 
 pub fn ask(
     settings: &Settings,
-    answer: ExtractiveSettings,
+    answer: &AnswerArgs,
     question: &str,
     conversation: Vec<String>,
     k: Option<usize>,
@@ -91,7 +92,7 @@ pub fn ask(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!question.trim().is_empty(), "the question is empty");
     let index = open_index(settings)?;
-    let asker = Asker::extractive(std::sync::Arc::new(index), answer);
+    let asker = Asker::extractive(std::sync::Arc::new(index), answer.settings(), answer.judge(Sessions::one_per_core())?);
     let conversation = conversation.into_iter().map(|question| Turn { question, answer: String::new() }).collect();
     let request = AskRequest { question: question.to_string(), conversation, top_k: k, documents };
     let mut stdout = std::io::stdout().lock();

@@ -338,7 +338,7 @@ mod tests {
             answer: Answer {
                 body: AnswerBody { text: text.into(), abstained: false, sentences: Vec::new() },
                 citations: Vec::new(),
-                confidence: Confidence { dense: 0.5, coverage: 0.5, score: 0.5 },
+                confidence: Confidence { dense: 0.5, coverage: 0.5, passage_support: None, sentence_support: None, score: 0.5 },
             },
             timings_ms: Timings::default(),
             ranked: Vec::new(),

@@ -10,14 +10,15 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use footnote_answer::{AskRequest, AskResponse, Asker, ExtractiveSettings};
+use footnote_answer::{AskRequest, AskResponse, Asker, Confidence};
 use footnote_index::{Index, Location, Passage};
 use footnote_ingest::{Ingestor, Silent};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::cli::Settings;
+use crate::cli::{AnswerArgs, Settings};
+use footnote_judge::Sessions;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct QaItem {
@@ -63,9 +64,11 @@ pub struct QuestionResult {
     pub rank: Option<usize>,
     pub answer_hit: bool,
     pub abstained: bool,
-    /// The answerer's confidence, for calibrating the abstention threshold.
-    pub confidence: f32,
+    /// The answerer's confidence and its parts, for calibrating abstention.
+    pub confidence: Confidence,
     pub cited_passage_ids: Vec<String>,
+    /// The ids of the ranked passages, best first, for studying the ranking.
+    pub ranked_passage_ids: Vec<String>,
     /// How many of the cited passages are gold.
     #[serde(skip)]
     pub cited_gold: usize,
@@ -141,7 +144,7 @@ fn is_gold(passage: &Passage, evidence: &[String]) -> bool {
 }
 
 /// Scores one answered question against its gold data.
-pub fn judge(item: &QaItem, response: &AskResponse, k: usize, latency_ms: f64) -> QuestionResult {
+pub fn score_question(item: &QaItem, response: &AskResponse, k: usize, latency_ms: f64) -> QuestionResult {
     let evidence: Vec<String> = item.evidence.iter().map(|e| normalise(e)).collect();
     let answers: Vec<String> = item.answers.iter().map(|a| normalise(a)).filter(|a| !a.is_empty()).collect();
     let rank = response.ranked.iter().take(k).position(|h| is_gold(&h.passage, &evidence)).map(|i| i + 1);
@@ -161,8 +164,9 @@ pub fn judge(item: &QaItem, response: &AskResponse, k: usize, latency_ms: f64) -
         rank,
         answer_hit: !abstained && answers.iter().any(|a| answer_text.contains(a.as_str())),
         abstained,
-        confidence: response.answer.confidence.score,
+        confidence: response.answer.confidence,
         cited_passage_ids: response.answer.citations.iter().map(|c| c.passage_id.clone()).collect(),
+        ranked_passage_ids: response.ranked.iter().take(k).map(|h| h.passage.id.clone()).collect(),
         cited_gold,
         latency_ms,
     }
@@ -186,7 +190,7 @@ pub struct EvalOptions<'a> {
     /// Extra rankings to compare on retrieval alone.
     pub rankings: &'a [RankingSpec],
     pub prefetch: usize,
-    pub answer: ExtractiveSettings,
+    pub answer: &'a AnswerArgs,
     pub json: bool,
 }
 
@@ -210,14 +214,15 @@ pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
         None => Index::open(&settings.location(), &settings.model_source())?,
     };
     let k = options.k.max(10);
-    let asker = Asker::extractive(std::sync::Arc::new(index), options.answer);
+    let judge = options.answer.judge(Sessions::one_per_core())?;
+    let asker = Asker::extractive(std::sync::Arc::new(index), options.answer.settings(), judge);
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
         let request = AskRequest { question: item.question.clone(), top_k: Some(k), ..Default::default() };
         let started = Instant::now();
         let response = asker.ask(&request, &mut |_| {})?;
         let latency = started.elapsed().as_secs_f64() * 1e3;
-        results.push(judge(item, &response, k, latency));
+        results.push(score_question(item, &response, k, latency));
     }
     let head = metrics(&results);
     let comparisons = compare_rankings(asker.index(), &items, k, options.rankings, options.prefetch)?;
@@ -268,8 +273,9 @@ fn compare_rankings(index: &Index, items: &[QaItem], k: usize, rankings: &[Ranki
                 rank,
                 answer_hit: false,
                 abstained: false,
-                confidence: 0.0,
+                confidence: Confidence::default(),
                 cited_passage_ids: Vec::new(),
+                ranked_passage_ids: Vec::new(),
                 cited_gold: 0,
                 latency_ms: 0.0,
             });
@@ -360,8 +366,9 @@ mod tests {
             rank,
             answer_hit: hit,
             abstained,
-            confidence: 0.0,
+            confidence: Confidence::default(),
             cited_passage_ids: vec![String::new(); cited],
+            ranked_passage_ids: Vec::new(),
             cited_gold: gold,
             latency_ms: latency,
         }

@@ -74,7 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             commands::search(settings, &question, k, documents, ranking, json)
         }
         Command::Ask { question, conversation, k, documents, answer, json } => {
-            commands::ask(settings, answer.settings(), &question, conversation, k, documents, json)
+            commands::ask(settings, &answer, &question, conversation, k, documents, json)
         }
         Command::Docs { json } => commands::docs(settings, json),
         Command::Passages { document, json } => commands::passages(settings, document.as_deref(), json),
@@ -82,7 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::MigrateIndex { to, to_collection } => commands::migrate_index(settings, &to, to_collection),
         Command::Eval { qa, docs, k, rankings, prefetch, answer, json } => eval::run(
             settings,
-            eval::EvalOptions { qa: &qa, docs: docs.as_deref(), k, rankings: &rankings, prefetch, answer: answer.settings(), json },
+            eval::EvalOptions { qa: &qa, docs: docs.as_deref(), k, rankings: &rankings, prefetch, answer: &answer, json },
         ),
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use footnote_answer::ExtractiveSettings;
+use footnote_answer::{ExtractiveSettings, Judge};
 use footnote_index::Index;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -39,13 +39,14 @@ pub fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let options = args.options(settings);
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+    let judge = args.judge()?;
     let index = commands::open_serving_index(settings, args.embedding_sessions)?;
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(index, options))
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(index, judge, options))
 }
 
 /// Opens everything, serves until SIGINT or SIGTERM, then lets requests in
 /// flight finish and closes the index and the database cleanly.
-async fn serve(index: Index, options: ServeOptions) -> anyhow::Result<()> {
+async fn serve(index: Index, judge: Option<Arc<Judge>>, options: ServeOptions) -> anyhow::Result<()> {
     // Settings are checked before anything slow starts.
     options.slack.check()?;
     let index = Arc::new(index);
@@ -58,7 +59,7 @@ async fn serve(index: Index, options: ServeOptions) -> anyhow::Result<()> {
         .expect("valid buckets")
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let app = Arc::new(App::new(index, options.answer, conversations));
+    let app = Arc::new(App::new(index, options.answer, judge, conversations));
     app.update_index_gauge();
     let slack_routes = slack::start(app.clone(), options.slack)?;
     let api = http::ApiContext {

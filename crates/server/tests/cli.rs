@@ -331,6 +331,18 @@ fn errors_are_one_clear_line_naming_the_problem() {
     assert!(no_model.contains("FOOTNOTE_MODEL_DIR") && no_model.contains("/nope/model"), "{no_model}");
 
     assert!(std::fs::read_dir(data.path()).unwrap().next().is_none(), "a failed ingest created files");
+
+    // The answer judge's model missing: one line naming the setting; --judge
+    // off answers without it.
+    let no_judge = failure(footnote(seeded()).env("FOOTNOTE_RERANKER_DIR", "/nope/reranker").args(["ask", "Who replaced Nazarbayev?"]));
+    assert!(no_judge.contains("FOOTNOTE_RERANKER_DIR") && no_judge.contains("/nope/reranker"), "{no_judge}");
+    assert_eq!(no_judge.trim().lines().count(), 1, "{no_judge}");
+    let unjudged = json_output(
+        footnote(seeded()).env("FOOTNOTE_RERANKER_DIR", "/nope/reranker").args(["ask", "Who replaced Nazarbayev?", "--judge", "off", "--json"]),
+    );
+    assert_eq!(unjudged["answer"]["abstained"], false, "{unjudged:#}");
+    assert!(unjudged["citations"].as_array().unwrap().iter().all(|c| c["support"].is_null()), "{unjudged:#}");
+    assert!(unjudged["confidence"]["sentence_support"].is_null());
     let never_ingested = failure(footnote(data.path()).args(["docs"]));
     assert!(never_ingested.contains("footnote ingest"), "{never_ingested}");
 }
@@ -381,7 +393,17 @@ fn the_example_question_is_answered_with_matching_markers_and_sources() {
         for key in ["passage_id", "doc_id", "title", "text", "score"] {
             assert!(!citation[key].is_null(), "{key} missing");
         }
+        // The answer judge's verdict on what cites this passage, when it read
+        // those sentences.
+        if let Some(support) = citation["support"].as_f64() {
+            assert!(support > 0.0 && support <= 1.0, "{support}");
+        } else {
+            assert!(citation["support"].is_null(), "{citation:#}");
+        }
     }
+    assert!(citations.iter().any(|c| c["support"].as_f64().is_some()), "no judged citation: {response:#}");
+    let confidence = &response["confidence"];
+    assert!(confidence["sentence_support"].as_f64().is_some() && confidence["passage_support"].as_f64().is_some(), "{confidence:#}");
     assert!(!text.contains(&format!("[{}]", citations.len() + 1)), "a marker without a source: {text}");
     for sentence in answer["sentences"].as_array().unwrap() {
         for n in sentence["citations"].as_array().unwrap() {
@@ -425,11 +447,14 @@ fn seed_evaluation_meets_its_quality_bars() {
     let report = json_output(footnote(scratch.path()).arg("eval").arg("--docs").arg(seeds()).arg("--qa").arg(&qa).arg("--json"));
     let metric = |key: &str| report[key].as_f64().unwrap_or_else(|| panic!("{key} missing: {report:#}"));
     assert!(report["answerable"].as_u64().unwrap() >= 25, "the seed set needs 25 answerable questions");
-    assert!(report["questions"].as_u64().unwrap() - report["answerable"].as_u64().unwrap() >= 8);
+    assert!(report["questions"].as_u64().unwrap() - report["answerable"].as_u64().unwrap() >= 20);
+    // Of the 20 unanswerable questions, 10 are off-topic or small talk and 10
+    // are about the documents' subject but not answered by them (u11-u20).
     let bars = [
         ("recall_at_5", metric("recall_at_5") >= 0.90),
+        ("answer_hit", metric("answer_hit") >= 0.78),
         ("citation_hit", metric("citation_hit") >= 0.85),
-        ("abstain_rate_unanswerable", metric("abstain_rate_unanswerable") >= 0.85),
+        ("abstain_rate_unanswerable", metric("abstain_rate_unanswerable") >= 0.55),
         ("abstain_rate_answerable", metric("abstain_rate_answerable") <= 0.10),
     ];
     for (name, met) in bars {
@@ -458,6 +483,29 @@ fn seed_evaluation_meets_its_quality_bars() {
                 assert!(!text.contains(chrome), "{}: cited passage holds {chrome:?}: {text}", question["id"]);
             }
         }
+    }
+}
+
+/// The held-out seed questions (`eval/seeds-test.jsonl`), on which no setting
+/// was tuned: bars a little under what the judge reached when they were first
+/// run (docs/benchmarks.md), so that one question changing its answer on
+/// another CPU does not fail the build, but a real loss does.
+#[test]
+fn held_out_seed_questions_meet_their_bars() {
+    let scratch = TempDir::new().unwrap();
+    let qa = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../eval/seeds-test.jsonl");
+    let report = json_output(footnote(scratch.path()).arg("eval").arg("--docs").arg(seeds()).arg("--qa").arg(&qa).arg("--json"));
+    let metric = |key: &str| report[key].as_f64().unwrap_or_else(|| panic!("{key} missing: {report:#}"));
+    assert_eq!((report["questions"].as_u64(), report["answerable"].as_u64()), (Some(30), Some(18)));
+    let bars = [
+        ("recall_at_5", metric("recall_at_5") >= 0.94),
+        ("answer_hit", metric("answer_hit") >= 0.88),
+        ("citation_hit", metric("citation_hit") >= 0.88),
+        ("abstain_rate_unanswerable", metric("abstain_rate_unanswerable") >= 0.33),
+        ("abstain_rate_answerable", metric("abstain_rate_answerable") <= 0.06),
+    ];
+    for (name, met) in bars {
+        assert!(met, "held-out seed bar missed: {name} = {}", metric(name));
     }
 }
 

@@ -34,6 +34,12 @@ impl From<footnote_index::Error> for AppError {
     }
 }
 
+impl From<footnote_answer::AskError> for AppError {
+    fn from(error: footnote_answer::AskError) -> Self {
+        AppError::Internal(error.into())
+    }
+}
+
 impl From<tokio::task::JoinError> for AppError {
     fn from(error: tokio::task::JoinError) -> Self {
         AppError::Internal(error.into())

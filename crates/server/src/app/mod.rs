@@ -15,7 +15,7 @@ pub mod rules;
 use std::sync::Arc;
 use std::time::Instant;
 
-use footnote_answer::{AnswerEvent, AskRequest, AskResponse, Asker, ExtractiveSettings, Turn};
+use footnote_answer::{AnswerEvent, AskRequest, AskResponse, Asker, ExtractiveSettings, Judge, Turn};
 use footnote_index::{Index, ScoredPassage};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -61,8 +61,9 @@ pub struct AskReply {
 }
 
 impl App {
-    pub fn new(index: Arc<Index>, answer: ExtractiveSettings, conversations: Conversations) -> Self {
-        App { asker: Asker::extractive(index, answer), conversations, ingest_lock: tokio::sync::Mutex::new(()) }
+    /// The application over `index`, answering with `judge` unless it is `None`.
+    pub fn new(index: Arc<Index>, answer: ExtractiveSettings, judge: Option<Arc<Judge>>, conversations: Conversations) -> Self {
+        App { asker: Asker::extractive(index, answer, judge), conversations, ingest_lock: tokio::sync::Mutex::new(()) }
     }
 
     pub fn index(&self) -> &Arc<Index> {

@@ -269,6 +269,7 @@ mod tests {
             source: source.map(Into::into),
             text: "passage".into(),
             score: 0.5,
+            support: Some(0.9),
             position: 0,
             highlights: Vec::new(),
         }
