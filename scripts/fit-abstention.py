@@ -6,10 +6,11 @@
 
 A question of EVAL_JSON is answerable when its id is in ANSWERABLE_JSONL.
 `fit` fits a logistic regression of answerability on (logit of the judge's best
-sentence support, dense similarity, word coverage), prints its weights (for
-CONFIDENCE_WEIGHTS in crates/answer/src/extractive.rs), the curve of the fitted
-score and the highest threshold whose abstention on answerable questions stays
-within the budget (default 0.04). `curve` prints the curve of the confidence
+sentence support, dense similarity, word coverage) and prints its weights, the
+curve of the fitted score and the highest threshold whose abstention on
+answerable questions stays within the budget (default 0.04). It is how the
+combination was compared with the plain support threshold footnote uses
+(docs/benchmarks.md, answer judge: tried and dropped). `curve` prints the curve of the confidence
 footnote reported (with the judge, the best sentence's support): for each
 threshold, the share of unanswerable and of answerable questions that would
 abstain, counting, as footnote does, every question whose closest passage is
