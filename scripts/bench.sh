@@ -9,6 +9,9 @@
 # squad2-dev's reporting half (odd lines; the even lines are for tuning) and in
 # full, on the seed sets, with the judge on and off, then serving load with a
 # different question in every request.
+# `scripts/bench.sh llm` measures generated answers: the seed sets answered by
+# SmolLM2-135M-Instruct through llama.cpp's llama-server (scripts/llm-server.sh
+# builds it once per machine), beside the extractive answers.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh >/dev/null
@@ -24,8 +27,27 @@ if [ "$MODE" = compare ]; then
   BASELINE="${2:?usage: scripts/bench.sh compare OLD_BINARY}"
   [ -x "$BASELINE" ] || { echo "bench: $BASELINE is not an executable footnote binary" >&2; exit 1; }
 fi
-if [ "$MODE" = judge ]; then
+cpu_line() {
   grep -E "model name|^flags" /proc/cpuinfo | sort -u | sed -E 's/^flags.*/AVX-512: '"$(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)"', VNNI: '"$(grep -qwE 'avx512_vnni|avx_vnni' /proc/cpuinfo && echo yes || echo no)"'/'
+}
+if [ "$MODE" = llm ]; then
+  cpu_line
+  eval "$(scripts/llm-server.sh | sed 's/^/export /')"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$FOOTNOTE_TEST_LLAMA_SERVER" -m "$FOOTNOTE_TEST_LLM_MODEL" --host 127.0.0.1 --port "$port" --ctx-size 4096 --parallel 1 >"$WORK/llama.log" 2>&1 &
+  llama=$!
+  trap 'kill $llama 2>/dev/null; rm -rf "$WORK"' EXIT
+  until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.5; done
+  for set in eval/seeds-dev.jsonl eval/seeds-test.jsonl; do
+    echo "### extractive (judge on): $set"
+    $FOOTNOTE eval --docs seeds --qa "$set" 2>/dev/null | sed -n 1,14p
+    echo "### generative, SmolLM2-135M-Instruct Q4_1 on llama-server: $set"
+    $FOOTNOTE eval --docs seeds --qa "$set" --llm-url "http://127.0.0.1:$port/v1" --llm-model smollm2 --llm-timeout 120 2>/dev/null | sed -n 1,16p
+  done
+  exit 0
+fi
+if [ "$MODE" = judge ]; then
+  cpu_line
   $FOOTNOTE --data-dir "$WORK/squad" ingest "$SQUAD/docs" >/dev/null
   awk 'NR % 2 == 1' "$SQUAD/qa.jsonl" > "$WORK/qa-report.jsonl"
   awk 'NR % 2 == 1' "$SQUAD/unanswerable.jsonl" > "$WORK/unanswerable-report.jsonl"

@@ -3,8 +3,9 @@
 # Qdrant Edge engine, SQLite and the seed documents (the command line, and the
 # HTTP API over real HTTP, the Slack bot against a Slack stand-in, the
 # conversation store on SQLite and PostgreSQL, the index store contract on Qdrant
-# Edge and, when QDRANT_TEST_URL is set, on a Qdrant server); then the chat page
-# in headless Chromium. compose.yaml and the Dockerfile are checked first.
+# Edge and, when QDRANT_TEST_URL is set, on a Qdrant server; generated answers
+# against a scripted chat-completions server and a real llama-server with
+# SmolLM2); then the chat page in headless Chromium. compose.yaml and the Dockerfile are checked first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FOOTNOTE_SETUP_NO_BUILD=1 scripts/setup.sh
@@ -19,6 +20,13 @@ scripts/check-deploy.sh
 if [ -z "${FOOTNOTE_TEST_POSTGRES_URL:-}" ]; then
   FOOTNOTE_TEST_POSTGRES_URL="$(scripts/postgres.sh)"
   export FOOTNOTE_TEST_POSTGRES_URL
+fi
+# The generative answerer is tested against a real llama-server with SmolLM2,
+# built once per machine outside the clone (scripts/llm-server.sh).
+if [ -z "${FOOTNOTE_TEST_LLAMA_SERVER:-}" ] || [ -z "${FOOTNOTE_TEST_LLM_MODEL:-}" ]; then
+  llm="$(scripts/llm-server.sh)"
+  export FOOTNOTE_TEST_LLAMA_SERVER="$(echo "$llm" | sed -n 's/^FOOTNOTE_TEST_LLAMA_SERVER=//p')"
+  export FOOTNOTE_TEST_LLM_MODEL="$(echo "$llm" | sed -n 's/^FOOTNOTE_TEST_LLM_MODEL=//p')"
 fi
 case "$FOOTNOTE_TEST_POSTGRES_URL" in
   postgres://*|postgresql://*) ;;

@@ -485,7 +485,7 @@ fn abstain(confidence: Confidence, events: &mut dyn FnMut(AnswerEvent)) -> Answe
     events(AnswerEvent::Sources(&[]));
     events(AnswerEvent::Text(ABSTENTION));
     Answer {
-        body: AnswerBody { text: ABSTENTION.to_string(), abstained: true, sentences: Vec::new() },
+        body: AnswerBody { text: ABSTENTION.to_string(), abstained: true, ..AnswerBody::default() },
         citations: Vec::new(),
         confidence,
     }
@@ -511,18 +511,7 @@ fn compose(
         let c = &candidates[i];
         let hit = &passages[c.passage];
         let n = *numbers.entry(c.passage).or_insert_with(|| {
-            citations.push(Citation {
-                n: citations.len() + 1,
-                passage_id: hit.passage.id.clone(),
-                doc_id: hit.passage.doc_id.clone(),
-                title: hit.passage.title.clone(),
-                source: hit.passage.source.clone(),
-                text: hit.passage.text.clone(),
-                score: hit.score,
-                support: None,
-                position: hit.passage.position,
-                highlights: Vec::new(),
-            });
+            citations.push(Citation::of(hit, citations.len() + 1));
             citations.len()
         });
         let text = &hit.passage.text;
@@ -541,11 +530,11 @@ fn compose(
     events(AnswerEvent::Sources(&citations));
     let mut pieces = Vec::new();
     for sentence in &sentences {
-        let piece = format!("{} [{}]", sentence.text, sentence.citations[0]);
+        let piece = sentence.marked();
         events(AnswerEvent::Text(&piece));
         pieces.push(piece);
     }
-    Answer { body: AnswerBody { text: pieces.join(" "), abstained: false, sentences }, citations, confidence }
+    Answer { body: AnswerBody { text: pieces.join(" "), abstained: false, sentences, ..AnswerBody::default() }, citations, confidence }
 }
 
 /// What kind of thing the question asks for.

@@ -16,9 +16,15 @@
 //! most promising sentences of the top passages ([`Answerer::judge`]); the
 //! passages are reranked by their best judged sentence, and the answer is
 //! chosen and abstains by the judge's verdicts.
+//!
+//! [`GenerativeAnswerer`] has a language model write the answer, through any
+//! OpenAI-compatible chat-completions API ([`footnote_llm`]), and shows only
+//! the sentences it verifies against the passages they cite; the extractive
+//! answer stands behind it.
 
 mod context;
 mod extractive;
+mod generative;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use context::retrieval_question;
 pub use extractive::{ExtractiveAnswerer, Settings as ExtractiveSettings};
+pub use generative::{GenerativeAnswerer, PROMPT_RULES, Settings as GenerativeSettings};
 
 /// One earlier exchange of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,6 +67,24 @@ pub struct Citation {
     pub highlights: Vec<(usize, usize)>,
 }
 
+impl Citation {
+    /// The passage of `hit` as footnote `n`, nothing of it highlighted yet.
+    pub fn of(hit: &ScoredPassage, n: usize) -> Citation {
+        Citation {
+            n,
+            passage_id: hit.passage.id.clone(),
+            doc_id: hit.passage.doc_id.clone(),
+            title: hit.passage.title.clone(),
+            source: hit.passage.source.clone(),
+            text: hit.passage.text.clone(),
+            score: hit.score,
+            support: None,
+            position: hit.passage.position,
+            highlights: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerSentence {
@@ -67,13 +92,130 @@ pub struct AnswerSentence {
     pub citations: Vec<usize>,
 }
 
+impl AnswerSentence {
+    /// The sentence as read, with its footnote markers: "… in 2019. [1]".
+    pub fn marked(&self) -> String {
+        let markers: String = self.citations.iter().map(|n| format!("[{n}]")).collect();
+        format!("{} {markers}", self.text)
+    }
+}
+
+/// Who wrote the answer's sentences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerMode {
+    /// Sentences of the passages themselves.
+    #[default]
+    Extractive,
+    /// Sentences a language model wrote, each verified against what it cites.
+    Generative,
+}
+
+/// Which check a generated sentence failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// It cites a passage the model was not given.
+    UnknownCitation,
+    /// It cites nothing, and no passage supports it.
+    NoCitation,
+    /// The answer judge finds no cited passage supporting it.
+    Unsupported,
+    /// It states a number, month or name the passages it cites do not hold.
+    Facts,
+}
+
+/// A sentence the model wrote that was not shown, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnsupportedSentence {
+    /// The sentence without its markers.
+    pub text: String,
+    pub check: Check,
+    pub reason: String,
+}
+
+/// Why a generated answer is not what the model wrote, or not all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WarningCode {
+    LlmUnreachable,
+    LlmTimeout,
+    /// The model server answered with an HTTP error status.
+    LlmStatus,
+    /// Its reply was not a chat completion.
+    LlmMalformed,
+    /// Its reply broke off.
+    LlmCut,
+    /// The model said the passages do not answer.
+    LlmDeclined,
+    /// None of the model's sentences passed verification.
+    NothingVerified,
+    /// The answer judge failed while verifying.
+    VerificationFailed,
+}
+
+impl WarningCode {
+    /// The code as it is serialized, for metrics labels and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::LlmUnreachable => "llm_unreachable",
+            WarningCode::LlmTimeout => "llm_timeout",
+            WarningCode::LlmStatus => "llm_status",
+            WarningCode::LlmMalformed => "llm_malformed",
+            WarningCode::LlmCut => "llm_cut",
+            WarningCode::LlmDeclined => "llm_declined",
+            WarningCode::NothingVerified => "nothing_verified",
+            WarningCode::VerificationFailed => "verification_failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Warning {
+    pub code: WarningCode,
+    pub message: String,
+}
+
+impl Warning {
+    /// A failure of the model server; `kept` when sentences verified before it stay.
+    fn llm(error: &footnote_llm::Error, kept: bool) -> Warning {
+        use footnote_llm::Error as E;
+        let code = match error {
+            E::Unreachable { .. } | E::BadUrl { .. } => WarningCode::LlmUnreachable,
+            E::Timeout(_) => WarningCode::LlmTimeout,
+            E::Status { .. } => WarningCode::LlmStatus,
+            E::Malformed(_) => WarningCode::LlmMalformed,
+            E::Cut(_) => WarningCode::LlmCut,
+        };
+        let outcome = if kept { "the answer holds the sentences verified before it" } else { "this is the extractive answer" };
+        Warning { code, message: format!("{error}; {outcome}") }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnswerBody {
     /// The answer as read, footnote markers included.
     pub text: String,
     pub abstained: bool,
     pub sentences: Vec<AnswerSentence>,
+    /// Who wrote the sentences: `generative` only when a language model did
+    /// and at least one of its sentences was verified.
+    #[serde(default)]
+    pub mode: AnswerMode,
+    /// Sentences the language model wrote that failed verification and are
+    /// not shown; empty for an extractive answer the model had no part in.
+    #[serde(default)]
+    pub unsupported: Vec<UnsupportedSentence>,
+    /// Set when the language model failed, declined, or was cut off, and the
+    /// answer is therefore extractive or shorter than written.
+    #[serde(default)]
+    pub warning: Option<Warning>,
 }
 
 /// What the answer rests on, and how strongly.
@@ -109,7 +251,9 @@ pub struct Answer {
 /// An answer as it is produced, for streaming.
 #[derive(Debug)]
 pub enum AnswerEvent<'a> {
-    /// The cited passages, before any text.
+    /// The cited passages, before any text that cites them. A generated
+    /// answer sends them again, with the earlier ones unchanged, before a
+    /// sentence that cites a passage not yet listed.
     Sources(&'a [Citation]),
     /// The next piece of answer text (a sentence with its marker).
     Text(&'a str),
@@ -189,6 +333,10 @@ pub struct Timings {
     pub rerank: f64,
     pub compose: f64,
     pub total: f64,
+    /// From the question to its first answer sentence shown: with a language
+    /// model, the first verified sentence.
+    #[serde(default)]
+    pub first_sentence: f64,
 }
 
 /// A question with its answer: the `ask --json` object.
@@ -222,6 +370,19 @@ impl Asker {
         Asker { index, answerer }
     }
 
+    /// Answers with the [`GenerativeAnswerer`]: `llm` writes, `judge` (when
+    /// there is one) verifies, and the extractive answer stands behind it.
+    pub fn generative(
+        index: Arc<Index>,
+        llm: Arc<footnote_llm::Client>,
+        settings: GenerativeSettings,
+        extractive: ExtractiveSettings,
+        judge: Option<Arc<Judge>>,
+    ) -> Self {
+        let answerer = Arc::new(GenerativeAnswerer::new(&index, llm, settings, extractive, judge));
+        Asker { index, answerer }
+    }
+
     pub fn index(&self) -> &Arc<Index> {
         &self.index
     }
@@ -243,7 +404,13 @@ impl Asker {
         let judged = self.answerer.judge(&request.question, &request.conversation, &mut passages)?;
         let reranked = Instant::now();
         let signals = Signals { dense_best, judged };
-        let answer = self.answerer.answer(&request.question, &request.conversation, &passages, signals, events);
+        let mut first_sentence = None;
+        let answer = self.answerer.answer(&request.question, &request.conversation, &passages, signals, &mut |event| {
+            if matches!(event, AnswerEvent::Text(_)) {
+                first_sentence.get_or_insert_with(Instant::now);
+            }
+            events(event)
+        });
         let done = Instant::now();
         let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
         Ok(AskResponse {
@@ -255,8 +422,20 @@ impl Asker {
                 rerank: ms(searched, reranked),
                 compose: ms(reranked, done),
                 total: ms(started, done),
+                first_sentence: ms(started, first_sentence.unwrap_or(done)),
             },
             ranked: passages,
         })
+    }
+}
+
+/// The events of an answer composed without streaming them.
+fn replay(answer: &Answer, events: &mut dyn FnMut(AnswerEvent)) {
+    events(AnswerEvent::Sources(&answer.citations));
+    if answer.body.abstained {
+        events(AnswerEvent::Text(&answer.body.text));
+    }
+    for sentence in &answer.body.sentences {
+        events(AnswerEvent::Text(&sentence.marked()));
     }
 }

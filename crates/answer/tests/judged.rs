@@ -1,33 +1,11 @@
 //! The extractive answerer with the real answer judge (FOOTNOTE_RERANKER_DIR,
 //! ORT_DYLIB_PATH; scripts/test.sh sets both) on hand-made passages.
 
-use std::sync::Arc;
+mod common;
 
-use footnote_answer::{Answerer, ExtractiveAnswerer, ExtractiveSettings, Judge, Signals};
-use footnote_index::{Bm25Params, Passage, ScoredPassage};
-use footnote_judge::{JudgeSource, Sessions};
-
-fn judge() -> Arc<Judge> {
-    let dir = std::env::var_os("FOOTNOTE_RERANKER_DIR").expect("FOOTNOTE_RERANKER_DIR must be set (scripts/test.sh sets it)");
-    Arc::new(Judge::load(&JudgeSource::Directory(dir.into()), Sessions::ONE_ON_ALL_CORES).expect("the judge loads"))
-}
-
-fn hit(id: &str, text: &str, score: f32) -> ScoredPassage {
-    ScoredPassage {
-        passage: Passage {
-            id: id.into(),
-            doc_id: format!("{id}.txt"),
-            title: format!("Title {id}"),
-            source: None,
-            date: None,
-            text: text.into(),
-            position: 0,
-            start: 0,
-            end: text.chars().count(),
-        },
-        score,
-    }
-}
+use common::{hit, judge};
+use footnote_answer::{Answerer, ExtractiveAnswerer, ExtractiveSettings, Signals};
+use footnote_index::Bm25Params;
 
 /// Word overlap ranks first the passage that repeats the question's words;
 /// the judge moves the one that answers to the top, the answer leads with its

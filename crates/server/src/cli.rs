@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use footnote_answer::{ExtractiveSettings, Judge};
+use footnote_answer::{Asker, ExtractiveSettings, GenerativeSettings, Judge};
+use footnote_index::Index;
 use footnote_judge::{JudgeSource, Sessions};
 use footnote_index::{Location, ModelSource, QdrantSettings};
 use footnote_retrieval::RankingSpec;
@@ -158,14 +159,14 @@ impl SlackArgs {
 }
 
 impl ServeArgs {
-    /// The answer judge for a server: as many single-threaded sessions as
-    /// embedding sessions, one per core, for the same reason.
-    pub fn judge(&self) -> Result<Option<Arc<Judge>>, footnote_judge::Error> {
+    /// The asker for a server. Its judge has as many single-threaded sessions
+    /// as there are embedding sessions, one per core, for the same reason.
+    pub fn asker(&self, index: Arc<Index>) -> anyhow::Result<(Asker, Option<Arc<footnote_llm::Client>>)> {
         let sessions = match self.embedding_sessions {
             0 => Sessions::ONE_ON_ALL_CORES,
             count => Sessions { count, threads: Some(1) },
         };
-        self.answer.judge(sessions)
+        self.answer.asker(index, sessions)
     }
 
     pub fn options(&self, settings: &Settings) -> ServeOptions {
@@ -180,7 +181,6 @@ impl ServeArgs {
             seeds: (!self.no_seed).then(|| self.seeds.clone()),
             upload_limit: self.upload_limit,
             rate_limit: self.rate_limit,
-            answer: self.answer.settings(),
             slack: self.slack.settings(),
         }
     }
@@ -241,6 +241,81 @@ pub struct AnswerArgs {
     /// With the judge: sentences it reads per question at most.
     #[arg(long, env = "FOOTNOTE_JUDGED_SENTENCES", default_value_t = ExtractiveSettings::default().judged_sentences)]
     judged_sentences: usize,
+    #[command(flatten)]
+    llm: LlmArgs,
+}
+
+/// A language model that writes the answers, through an OpenAI-compatible
+/// chat-completions API; without `--llm-url` answers are extractive.
+#[derive(Debug, Clone, Args)]
+pub struct LlmArgs {
+    /// The API base of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1
+    /// (Ollama) or https://api.openai.com/v1; footnote posts to {base}/chat/completions.
+    #[arg(long, env = "FOOTNOTE_LLM_URL")]
+    llm_url: Option<String>,
+    /// The model's name on that server, e.g. llama3.2 or gpt-4o-mini.
+    #[arg(long, env = "FOOTNOTE_LLM_MODEL")]
+    llm_model: Option<String>,
+    /// Sent as a bearer token (OpenAI and other hosted APIs).
+    #[arg(long, env = "FOOTNOTE_LLM_API_KEY", hide_env_values = true)]
+    llm_api_key: Option<String>,
+    /// Seconds the model has for a whole answer; past it the answer is extractive.
+    #[arg(long, env = "FOOTNOTE_LLM_TIMEOUT", default_value_t = 60.0)]
+    llm_timeout: f64,
+    /// The model's context window in tokens; the prompt is cut to fit.
+    #[arg(long, env = "FOOTNOTE_LLM_CONTEXT", default_value_t = GenerativeSettings::default().context_tokens)]
+    llm_context: usize,
+    /// Tokens the model may write per answer.
+    #[arg(long, env = "FOOTNOTE_LLM_MAX_TOKENS", default_value_t = GenerativeSettings::default().reply_tokens)]
+    llm_max_tokens: usize,
+    /// Ranked passages given to the model at most.
+    #[arg(long, env = "FOOTNOTE_LLM_PASSAGES", default_value_t = GenerativeSettings::default().prompt_passages)]
+    llm_passages: usize,
+    /// The answer judge's probability, at least, that a passage sentence
+    /// supports a generated sentence for it to be shown.
+    #[arg(long, env = "FOOTNOTE_VERIFY_SUPPORT", default_value_t = GenerativeSettings::default().min_support)]
+    verify_support: f32,
+}
+
+impl LlmArgs {
+    /// The client, when a model is configured; settings that cannot work fail here.
+    fn client(&self) -> anyhow::Result<Option<Arc<footnote_llm::Client>>> {
+        let Some(url) = &self.llm_url else {
+            return Ok(None);
+        };
+        let Some(model) = &self.llm_model else {
+            anyhow::bail!("--llm-url is set but no model is named: set --llm-model / FOOTNOTE_LLM_MODEL to the model's name on that server");
+        };
+        anyhow::ensure!(
+            self.llm_timeout.is_finite() && self.llm_timeout > 0.0,
+            "--llm-timeout must be a positive number of seconds, not {}",
+            self.llm_timeout
+        );
+        anyhow::ensure!(self.llm_context >= 512, "--llm-context must be at least 512 tokens, not {}", self.llm_context);
+        anyhow::ensure!(
+            self.llm_max_tokens >= 16 && self.llm_max_tokens < self.llm_context,
+            "--llm-max-tokens must be at least 16 and below --llm-context ({}), not {}",
+            self.llm_context,
+            self.llm_max_tokens
+        );
+        let settings = footnote_llm::Settings {
+            base_url: url.clone(),
+            model: model.clone(),
+            api_key: self.llm_api_key.clone(),
+            timeout: std::time::Duration::from_secs_f64(self.llm_timeout),
+            max_tokens: self.llm_max_tokens as u32,
+        };
+        Ok(Some(Arc::new(footnote_llm::Client::new(settings)?)))
+    }
+
+    fn settings(&self) -> GenerativeSettings {
+        GenerativeSettings {
+            prompt_passages: self.llm_passages.max(1),
+            context_tokens: self.llm_context,
+            reply_tokens: self.llm_max_tokens,
+            min_support: self.verify_support,
+        }
+    }
 }
 
 impl AnswerArgs {
@@ -256,6 +331,19 @@ impl AnswerArgs {
             judged_sentences: self.judged_sentences.max(1),
             ..ExtractiveSettings::default()
         }
+    }
+
+    /// The asker these settings describe: generative when a language model is
+    /// configured, extractive otherwise; the model's client comes with it, for
+    /// readiness checks.
+    pub fn asker(&self, index: Arc<Index>, sessions: Sessions) -> anyhow::Result<(Asker, Option<Arc<footnote_llm::Client>>)> {
+        let judge = self.judge(sessions)?;
+        let llm = self.llm.client()?;
+        let asker = match &llm {
+            Some(llm) => Asker::generative(index, llm.clone(), self.llm.settings(), self.settings(), judge),
+            None => Asker::extractive(index, self.settings(), judge),
+        };
+        Ok((asker, llm))
     }
 
     /// The judge, unless it is off. Loading it checks the model, so a missing

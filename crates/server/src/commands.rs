@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use std::io::Write;
 
-use footnote_answer::{AnswerEvent, AskRequest, Asker, Turn};
+use footnote_answer::{AnswerEvent, AskRequest, Turn};
 use footnote_judge::Sessions;
 use footnote_index::{Embedder, Index, Location};
 use footnote_ingest::{Format, IngestReport, Ingestor};
@@ -92,7 +92,7 @@ pub fn ask(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(!question.trim().is_empty(), "the question is empty");
     let index = open_index(settings)?;
-    let asker = Asker::extractive(std::sync::Arc::new(index), answer.settings(), answer.judge(Sessions::one_per_core())?);
+    let (asker, _) = answer.asker(std::sync::Arc::new(index), Sessions::one_per_core())?;
     let conversation = conversation.into_iter().map(|question| Turn { question, answer: String::new() }).collect();
     let request = AskRequest { question: question.to_string(), conversation, top_k: k, documents };
     let mut stdout = std::io::stdout().lock();
@@ -109,6 +109,13 @@ pub fn ask(
         return Ok(());
     }
     println!();
+    let body = &response.answer.body;
+    if let Some(warning) = &body.warning {
+        eprintln!("note: {}", warning.message);
+    }
+    for left_out in &body.unsupported {
+        eprintln!("left out (not verified): {} ({})", left_out.text, left_out.reason);
+    }
     if !response.answer.citations.is_empty() {
         println!("\nSources:");
     }

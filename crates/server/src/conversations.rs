@@ -336,7 +336,7 @@ mod tests {
         AskResponse {
             question: question.into(),
             answer: Answer {
-                body: AnswerBody { text: text.into(), abstained: false, sentences: Vec::new() },
+                body: AnswerBody { text: text.into(), ..AnswerBody::default() },
                 citations: Vec::new(),
                 confidence: Confidence { dense: 0.5, coverage: 0.5, passage_support: None, sentence_support: None, score: 0.5 },
             },

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use footnote_answer::{AskRequest, AskResponse, Asker, Confidence};
+use footnote_answer::{AnswerMode, AskRequest, AskResponse, Confidence, WarningCode};
 use footnote_index::{Index, Location, Passage};
 use footnote_ingest::{Ingestor, Silent};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
@@ -74,6 +74,23 @@ pub struct QuestionResult {
     pub cited_gold: usize,
     #[serde(skip)]
     pub latency_ms: f64,
+    /// Who wrote the answer.
+    pub mode: AnswerMode,
+    /// Generated sentences shown (verified) and not shown.
+    pub verified_sentences: usize,
+    pub unsupported_sentences: usize,
+    /// Why the answer is not (all) the model's, if so.
+    pub warning: Option<WarningCode>,
+    /// Milliseconds to the first sentence shown.
+    pub first_sentence_ms: f64,
+}
+
+impl QuestionResult {
+    /// Whether a language model was asked: it wrote the answer, or it failed
+    /// or declined and the answer fell back.
+    fn model_asked(&self) -> bool {
+        self.mode == AnswerMode::Generative || self.warning.is_some()
+    }
 }
 
 /// The pinned metrics of `footnote eval --json`.
@@ -92,6 +109,15 @@ pub struct Metrics {
     pub abstain_rate_answerable: Option<f64>,
     pub latency_ms_p50: Option<f64>,
     pub latency_ms_p95: Option<f64>,
+    /// With a language model: share of the questions it was asked (those the
+    /// judge did not abstain on) whose answer is extractive, it having failed,
+    /// declined or written nothing verifiable.
+    pub llm_fallback_rate: Option<f64>,
+    /// With a language model: share of the sentences it wrote that passed verification.
+    pub generated_verified_rate: Option<f64>,
+    /// Milliseconds to the first sentence shown.
+    pub first_sentence_ms_p50: Option<f64>,
+    pub first_sentence_ms_p95: Option<f64>,
 }
 
 fn fraction(numerator: usize, denominator: usize) -> Option<f64> {
@@ -112,6 +138,11 @@ pub fn metrics(results: &[QuestionResult]) -> Metrics {
     let cited_gold: usize = with_evidence.iter().map(|r| r.cited_gold).sum();
     let mut latencies: Vec<f64> = results.iter().map(|r| r.latency_ms).collect();
     latencies.sort_by(f64::total_cmp);
+    let mut first: Vec<f64> = results.iter().map(|r| r.first_sentence_ms).collect();
+    first.sort_by(f64::total_cmp);
+    let asked: Vec<&QuestionResult> = results.iter().filter(|r| r.model_asked()).collect();
+    let verified: usize = asked.iter().map(|r| r.verified_sentences).sum();
+    let written: usize = verified + asked.iter().map(|r| r.unsupported_sentences).sum::<usize>();
     Metrics {
         questions: results.len(),
         answerable: answerable.len(),
@@ -126,6 +157,10 @@ pub fn metrics(results: &[QuestionResult]) -> Metrics {
         abstain_rate_answerable: fraction(answerable.iter().filter(|r| r.abstained).count(), answerable.len()),
         latency_ms_p50: percentile(&latencies, 0.50),
         latency_ms_p95: percentile(&latencies, 0.95),
+        llm_fallback_rate: fraction(asked.iter().filter(|r| r.mode == AnswerMode::Extractive).count(), asked.len()),
+        generated_verified_rate: fraction(verified, written),
+        first_sentence_ms_p50: percentile(&first, 0.50),
+        first_sentence_ms_p95: percentile(&first, 0.95),
     }
 }
 
@@ -169,6 +204,11 @@ pub fn score_question(item: &QaItem, response: &AskResponse, k: usize, latency_m
         ranked_passage_ids: response.ranked.iter().take(k).map(|h| h.passage.id.clone()).collect(),
         cited_gold,
         latency_ms,
+        mode: response.answer.body.mode,
+        verified_sentences: if response.answer.body.mode == AnswerMode::Generative { response.answer.body.sentences.len() } else { 0 },
+        unsupported_sentences: response.answer.body.unsupported.len(),
+        warning: response.answer.body.warning.as_ref().map(|w| w.code),
+        first_sentence_ms: response.timings_ms.first_sentence,
     }
 }
 
@@ -214,8 +254,7 @@ pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
         None => Index::open(&settings.location(), &settings.model_source())?,
     };
     let k = options.k.max(10);
-    let judge = options.answer.judge(Sessions::one_per_core())?;
-    let asker = Asker::extractive(std::sync::Arc::new(index), options.answer.settings(), judge);
+    let (asker, _) = options.answer.asker(std::sync::Arc::new(index), Sessions::one_per_core())?;
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
         let request = AskRequest { question: item.question.clone(), top_k: Some(k), ..Default::default() };
@@ -278,6 +317,11 @@ fn compare_rankings(index: &Index, items: &[QaItem], k: usize, rankings: &[Ranki
                 ranked_passage_ids: Vec::new(),
                 cited_gold: 0,
                 latency_ms: 0.0,
+                mode: AnswerMode::Extractive,
+                verified_sentences: 0,
+                unsupported_sentences: 0,
+                warning: None,
+                first_sentence_ms: 0.0,
             });
         }
     }
@@ -312,6 +356,10 @@ fn print_report(items: &[QaItem], results: &[QuestionResult], m: &Metrics, compa
         ("abstained, answerable", show(m.abstain_rate_answerable)),
         ("latency p50 (ms)", m.latency_ms_p50.map_or("-".into(), |v| format!("{v:.2}"))),
         ("latency p95 (ms)", m.latency_ms_p95.map_or("-".into(), |v| format!("{v:.2}"))),
+        ("first sentence p50 (ms)", m.first_sentence_ms_p50.map_or("-".into(), |v| format!("{v:.2}"))),
+        ("first sentence p95 (ms)", m.first_sentence_ms_p95.map_or("-".into(), |v| format!("{v:.2}"))),
+        ("LLM fell back", show(m.llm_fallback_rate)),
+        ("generated verified", show(m.generated_verified_rate)),
     ];
     for (name, value) in rows {
         println!("  {name:<26} {value:>8}");
@@ -371,6 +419,11 @@ mod tests {
             ranked_passage_ids: Vec::new(),
             cited_gold: gold,
             latency_ms: latency,
+            mode: AnswerMode::Extractive,
+            verified_sentences: 0,
+            unsupported_sentences: 0,
+            warning: None,
+            first_sentence_ms: latency,
         }
     }
 

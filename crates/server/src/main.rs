@@ -6,7 +6,9 @@
 //! or, for the one-shot commands, to [`commands`]. Either way a question goes
 //! to [`footnote_answer::Asker::ask`]: passages are ranked by
 //! [`footnote_retrieval::Retriever`] over the [`footnote_index::Index`], and
-//! the answer is composed from them by [`footnote_answer::ExtractiveAnswerer`].
+//! the answer is composed from them by [`footnote_answer::ExtractiveAnswerer`],
+//! or, with `--llm-url`, written by a language model and verified sentence by
+//! sentence by [`footnote_answer::GenerativeAnswerer`].
 
 mod app;
 mod cli;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use footnote_answer::{ExtractiveSettings, Judge};
+use footnote_answer::Asker;
 use footnote_index::Index;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -30,7 +30,6 @@ pub struct ServeOptions {
     pub upload_limit: usize,
     /// Requests per second each client may make to the API; 0 turns the limit off.
     pub rate_limit: u32,
-    pub answer: ExtractiveSettings,
     pub slack: SlackSettings,
 }
 
@@ -39,19 +38,18 @@ pub fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let options = args.options(settings);
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
-    let judge = args.judge()?;
-    let index = commands::open_serving_index(settings, args.embedding_sessions)?;
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(index, judge, options))
+    let index = Arc::new(commands::open_serving_index(settings, args.embedding_sessions)?);
+    let (asker, llm) = args.asker(index)?;
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(asker, llm, options))
 }
 
 /// Opens everything, serves until SIGINT or SIGTERM, then lets requests in
 /// flight finish and closes the index and the database cleanly.
-async fn serve(index: Index, judge: Option<Arc<Judge>>, options: ServeOptions) -> anyhow::Result<()> {
+async fn serve(asker: Asker, llm: Option<Arc<footnote_llm::Client>>, options: ServeOptions) -> anyhow::Result<()> {
     // Settings are checked before anything slow starts.
     options.slack.check()?;
-    let index = Arc::new(index);
     if let Some(seeds) = &options.seeds {
-        seed_empty_index(&index, seeds).await?;
+        seed_empty_index(asker.index(), seeds).await?;
     }
     let conversations = Conversations::open(&options.database_url).await?;
     let metrics = PrometheusBuilder::new()
@@ -59,7 +57,7 @@ async fn serve(index: Index, judge: Option<Arc<Judge>>, options: ServeOptions) -
         .expect("valid buckets")
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let app = Arc::new(App::new(index, options.answer, judge, conversations));
+    let app = Arc::new(App::new(asker, llm, conversations));
     app.update_index_gauge();
     let slack_routes = slack::start(app.clone(), options.slack)?;
     let api = http::ApiContext {

@@ -4,7 +4,7 @@
 mod common;
 use footnote_qdrant_standin as qdrant_standin;
 
-use common::{Server, client};
+use common::{Server, client, server_sent_events};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -77,25 +77,6 @@ async fn ask_answers_with_footnotes_and_a_follow_up_keeps_the_conversation() {
     let (_, abstained) = post_json(&server, "/api/v1/ask", &json!({ "question": "What is the capital of France?" })).await;
     assert_eq!(abstained["answer"]["abstained"], true);
     assert!(abstained["citations"].as_array().unwrap().is_empty());
-}
-
-/// Parses a `text/event-stream` body into (event, data) pairs.
-fn server_sent_events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter(|block| !block.trim().is_empty())
-        .filter_map(|block| {
-            let mut name = "message".to_string();
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(n) = line.strip_prefix("event:") {
-                    name = n.trim().to_string();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
-                }
-            }
-            (!data.is_empty()).then(|| (name, serde_json::from_str(&data).unwrap()))
-        })
-        .collect()
 }
 
 #[tokio::test]

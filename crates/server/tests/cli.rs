@@ -520,7 +520,8 @@ fn config_shows_each_setting_with_its_source_and_masks_secrets() {
         .env("FOOTNOTE_CONFIG", &file)
         .env("FOOTNOTE_RATE_LIMIT", "30")
         .env("FOOTNOTE_DATABASE_URL", "postgres://fn:pw@db/fn")
-        .args(["config", "--max-sentences", "2"])
+        .env("FOOTNOTE_LLM_API_KEY", "sk-llm-secret")
+        .args(["config", "--max-sentences", "2", "--llm-url", "http://127.0.0.1:11434/v1"])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -532,10 +533,12 @@ fn config_shows_each_setting_with_its_source_and_masks_secrets() {
         "admin_token = ********  # config file",
         "database_url = postgres://fn:********@db/fn  # env FOOTNOTE_DATABASE_URL",
         "max_sources = 3  # default",
+        "llm_url = http://127.0.0.1:11434/v1  # flag",
+        "llm_api_key = ********  # env FOOTNOTE_LLM_API_KEY",
     ] {
         assert!(shown.contains(line), "{line:?} missing from:\n{shown}");
     }
-    assert!(!shown.contains("s3cret") && !shown.contains(":pw@"), "{shown}");
+    assert!(!shown.contains("s3cret") && !shown.contains(":pw@") && !shown.contains("sk-llm-secret"), "{shown}");
 
     std::fs::write(&file, "rate_limits = 5\n").unwrap();
     let error = failure(footnote(dir.path()).env("FOOTNOTE_CONFIG", &file).arg("config"));

@@ -2,7 +2,8 @@
 //! protocol: signed requests to footnote's Events API routes, the Web API
 //! (`chat.postMessage`, `apps.connections.open`) with its `ok`/`error` replies
 //! and 429s, `response_url`s, and Socket Mode envelopes over a real WebSocket.
-//! footnote runs as `footnote serve` with the real model, Qdrant Edge and SQLite.
+//! footnote runs as `footnote serve` with the real model, Qdrant Edge and SQLite;
+//! for generated answers, with a scripted chat-completions server (footnote-llm-standin).
 
 mod common;
 
@@ -360,6 +361,10 @@ async fn conversation_of(pool: &SqlitePool, message_id: &str) -> String {
 }
 
 fn start_footnote(data: &TempDir, slack: &SlackStandIn, socket_mode: bool) -> Server {
+    start_footnote_with(data, slack, socket_mode, &[])
+}
+
+fn start_footnote_with(data: &TempDir, slack: &SlackStandIn, socket_mode: bool, extra: &[&str]) -> Server {
     let api_url = slack.api_url();
     let mut env = vec![
         ("SLACK_BOT_TOKEN", BOT_TOKEN),
@@ -371,7 +376,8 @@ fn start_footnote(data: &TempDir, slack: &SlackStandIn, socket_mode: bool) -> Se
     } else {
         env.push(("SLACK_SIGNING_SECRET", SIGNING_SECRET));
     }
-    Server::start_with_env(data.path(), &["--rate-limit", "0"], &env)
+    let args: Vec<&str> = ["--rate-limit", "0"].into_iter().chain(extra.iter().copied()).collect();
+    Server::start_with_env(data.path(), &args, &env)
 }
 
 // ---------------------------------------------------------------------------
@@ -616,6 +622,27 @@ async fn commands_buttons_rate_limits_markup_and_long_answers() {
     assert!(texts.contains("<https://example.com/briefing?a=1&b=2|Oil &amp; gas &lt;briefing&gt;"), "{texts}");
     assert!(texts.contains('…'), "the title was shortened: {texts}");
     server.stop();
+}
+
+/// With a language model, the bot posts what the API shows: the verified
+/// sentences with their sources, never the ones that failed verification.
+#[tokio::test]
+async fn a_generated_answer_is_posted_with_its_verified_sentences_only() {
+    use footnote_llm_standin::{Reply, Script, ScriptedLlm};
+    let llm = ScriptedLlm::start(Script::always(Reply::text(
+        "Tokayev assumed office on March 20, after the resignation of his predecessor Nursultan Nazarbayev. \
+         Tokayev assumed office on March 20, 2020. The election was won by Tokayev [9].",
+    )));
+    let slack = SlackStandIn::start().await;
+    let data = TempDir::new().unwrap();
+    let base_url = llm.base_url();
+    let server = start_footnote_with(&data, &slack, false, &["--llm-url", &base_url, "--llm-model", "scripted"]);
+    post_event(&server, &event_callback("Ev0LLM", mention("C0GENERAL", "1700000100.000100", None, "When did Tokayev assume office?")), &[]).await;
+    let answer = slack.wait_for_post("C0GENERAL", "1700000100.000100").await;
+    let texts = message_texts(&answer).join("\n");
+    assert!(texts.contains("assumed office on March 20, after the resignation of his predecessor Nursultan Nazarbayev. [1]"), "{texts}");
+    assert!(!texts.contains("2020") && !texts.contains("won by Tokayev"), "an unverified sentence was posted: {texts}");
+    assert_eq!(llm.requests().len(), 1);
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ pub mod rules;
 use std::sync::Arc;
 use std::time::Instant;
 
-use footnote_answer::{AnswerEvent, AskRequest, AskResponse, Asker, ExtractiveSettings, Judge, Turn};
+use footnote_answer::{AnswerEvent, AnswerMode, AskRequest, AskResponse, Asker, Turn};
 use footnote_index::{Index, ScoredPassage};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,6 +27,8 @@ pub use error::AppError;
 /// The service every adapter shares: one per process.
 pub struct App {
     asker: Asker,
+    /// The language model that writes answers, when one is configured.
+    llm: Option<Arc<footnote_llm::Client>>,
     conversations: Conversations,
     /// Documents are added and deleted one request at a time.
     ingest_lock: tokio::sync::Mutex<()>,
@@ -51,6 +53,37 @@ pub struct AcceptedQuestion {
     request: AskRequest,
 }
 
+/// The language model's state, as `/readyz` reports it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LlmStatus {
+    /// `ok`, or `unavailable` (answers are extractive meanwhile).
+    pub status: &'static str,
+    pub url: String,
+    pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Counts answers by mode and abstention, the language model's fallbacks by
+/// reason, and its sentences by whether they were verified.
+fn record_answer_metrics(response: &AskResponse) {
+    let body = &response.answer.body;
+    let mode = match body.mode {
+        AnswerMode::Extractive => "extractive",
+        AnswerMode::Generative => "generative",
+    };
+    metrics::counter!("footnote_answers_total", "abstained" => body.abstained.to_string(), "mode" => mode).increment(1);
+    if let Some(warning) = &body.warning {
+        metrics::counter!("footnote_llm_warnings_total", "code" => warning.code.as_str()).increment(1);
+    }
+    if body.mode == AnswerMode::Generative {
+        metrics::counter!("footnote_generated_sentences_total", "verified" => "true").increment(body.sentences.len() as u64);
+    }
+    if !body.unsupported.is_empty() {
+        metrics::counter!("footnote_generated_sentences_total", "verified" => "false").increment(body.unsupported.len() as u64);
+    }
+}
+
 /// An answer with where it was stored: the `ask --json` object plus the ids.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AskReply {
@@ -61,9 +94,10 @@ pub struct AskReply {
 }
 
 impl App {
-    /// The application over `index`, answering with `judge` unless it is `None`.
-    pub fn new(index: Arc<Index>, answer: ExtractiveSettings, judge: Option<Arc<Judge>>, conversations: Conversations) -> Self {
-        App { asker: Asker::extractive(index, answer, judge), conversations, ingest_lock: tokio::sync::Mutex::new(()) }
+    /// The application answering with `asker`; `llm` is the language model
+    /// it writes with, if any, for readiness checks.
+    pub fn new(asker: Asker, llm: Option<Arc<footnote_llm::Client>>, conversations: Conversations) -> Self {
+        App { asker, llm, conversations, ingest_lock: tokio::sync::Mutex::new(()) }
     }
 
     pub fn index(&self) -> &Arc<Index> {
@@ -106,8 +140,7 @@ impl App {
         let request = question.request;
         let response = tokio::task::spawn_blocking(move || asker.ask(&request, &mut events)).await??;
         metrics::histogram!("footnote_answer_duration_seconds").record(started.elapsed().as_secs_f64());
-        let abstained = response.answer.body.abstained.to_string();
-        metrics::counter!("footnote_answers_total", "abstained" => abstained).increment(1);
+        record_answer_metrics(&response);
         let message_id = self.conversations.add_message(&question.conversation_id, &response).await?;
         Ok(AskReply { conversation_id: question.conversation_id, message_id, response })
     }
@@ -155,6 +188,23 @@ impl App {
         self.with_index(|index| index.health())
             .await?
             .map_err(|e| AppError::Unavailable(format!("the index cannot be read: {e}")))
+    }
+
+    /// Whether the language model answers, when one is configured. Its
+    /// failure does not make the service unready: answers fall back to
+    /// extractive ones.
+    pub async fn llm_status(&self) -> Option<LlmStatus> {
+        let llm = self.llm.clone()?;
+        let checked = tokio::task::spawn_blocking(move || (llm.check(), llm)).await;
+        let (result, llm) = match checked {
+            Ok(done) => done,
+            Err(error) => return Some(LlmStatus { status: "unavailable", url: String::new(), model: String::new(), error: Some(error.to_string()) }),
+        };
+        let (status, error) = match result {
+            Ok(()) => ("ok", None),
+            Err(error) => ("unavailable", Some(error.to_string())),
+        };
+        Some(LlmStatus { status, url: llm.base_url().to_string(), model: llm.model().to_string(), error })
     }
 
     /// Re-reads the number of indexed passages and documents into the metrics.

@@ -20,13 +20,17 @@ pub async fn healthz() -> Json<Value> {
     path = "/api/v1/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Index and database usable"),
+        (status = 200, description = "Index and database usable; with a language model, `llm` says whether it answers (answers fall back to extractive ones when it does not)"),
         (status = 503, description = "Not ready, and why", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn readyz(State(context): State<Ctx>) -> Result<Json<Value>, ApiError> {
     let documents = context.app.readiness().await?;
-    Ok(Json(json!({ "status": "ready", "documents": documents })))
+    let mut ready = json!({ "status": "ready", "documents": documents });
+    if let Some(llm) = context.app.llm_status().await {
+        ready["llm"] = serde_json::to_value(llm).expect("the status serializes");
+    }
+    Ok(Json(ready))
 }
 
 #[utoipa::path(get, path = "/api/v1/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]

@@ -70,6 +70,9 @@ struct MessageView {
     text: String,
     sentences: Vec<SentenceView>,
     sources: Vec<SourceView>,
+    /// What the reader should know about how the answer was written: that a
+    /// language model wrote it and what was left out, or why it did not.
+    provenance: Option<String>,
     voted_up: bool,
     voted_down: bool,
 }
@@ -123,9 +126,24 @@ impl From<&Message> for MessageView {
                 .map(|s| SentenceView { text: s.text.clone(), markers: s.citations.clone() })
                 .collect(),
             sources,
+            provenance: provenance(&answer.body),
             voted_up: message.feedback == Some(Rating::Up),
             voted_down: message.feedback == Some(Rating::Down),
         }
+    }
+}
+
+fn provenance(body: &footnote_answer::AnswerBody) -> Option<String> {
+    let left_out = match body.unsupported.len() {
+        0 => String::new(),
+        1 => " One sentence its sources do not support was left out.".to_string(),
+        n => format!(" {n} sentences their sources do not support were left out."),
+    };
+    match (body.mode, &body.warning) {
+        (footnote_answer::AnswerMode::Generative, None) => Some(format!("Written by a language model; every sentence was checked against its source.{left_out}")),
+        (footnote_answer::AnswerMode::Generative, Some(_)) => Some(format!("Written by a language model, which stopped early; every sentence shown was checked against its source.{left_out}")),
+        (footnote_answer::AnswerMode::Extractive, Some(_)) => Some(format!("Quoted from the sources: the language model's answer could not be used.{left_out}")),
+        (footnote_answer::AnswerMode::Extractive, None) => None,
     }
 }
 

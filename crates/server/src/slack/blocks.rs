@@ -280,6 +280,7 @@ mod tests {
             text: sentences.iter().map(|(s, n)| format!("{s} [{n}]")).collect::<Vec<_>>().join(" "),
             abstained: false,
             sentences: sentences.iter().map(|(s, n)| AnswerSentence { text: s.to_string(), citations: vec![*n] }).collect(),
+            ..AnswerBody::default()
         }
     }
 
@@ -379,7 +380,7 @@ mod tests {
     #[test]
     fn an_abstention_reads_as_one_and_keeps_the_buttons() {
         let abstention =
-            AnswerBody { text: "The documents don't cover this.".into(), abstained: true, sentences: Vec::new() };
+            AnswerBody { text: "The documents don't cover this.".into(), abstained: true, ..AnswerBody::default() };
         let message = answer("m2", &abstention, &[], None);
         assert_eq!(message.blocks.len(), 2);
         assert!(message.blocks[0]["text"]["text"].as_str().unwrap().contains("don't cover this"));

@@ -38,6 +38,9 @@ impl Server {
             .env_remove("FOOTNOTE_QDRANT_URL")
             .env_remove("FOOTNOTE_QDRANT_API_KEY")
             .env_remove("FOOTNOTE_QDRANT_COLLECTION")
+            .env_remove("FOOTNOTE_LLM_URL")
+            .env_remove("FOOTNOTE_LLM_MODEL")
+            .env_remove("FOOTNOTE_LLM_API_KEY")
             .env_remove("SLACK_SIGNING_SECRET")
             .env_remove("SLACK_BOT_TOKEN")
             .env_remove("SLACK_APP_TOKEN")
@@ -81,6 +84,72 @@ fn terminate(child: &Child) {
 impl Drop for Server {
     fn drop(&mut self) {
         terminate(&self.child);
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses a `text/event-stream` body into (event, data) pairs.
+pub fn server_sent_events(body: &str) -> Vec<(String, serde_json::Value)> {
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .filter_map(|block| {
+            let mut name = "message".to_string();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = n.trim().to_string();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
+                }
+            }
+            (!data.is_empty()).then(|| (name, serde_json::from_str(&data).unwrap()))
+        })
+        .collect()
+}
+
+/// A real llama.cpp `llama-server` with SmolLM2-135M-Instruct on a free
+/// loopback port, stopped when dropped. scripts/llm-server.sh builds both
+/// once per machine and scripts/test.sh sets the two variables naming them.
+pub struct LlamaServer {
+    child: Child,
+    pub base_url: String,
+}
+
+impl LlamaServer {
+    pub fn start() -> LlamaServer {
+        let binary = std::env::var("FOOTNOTE_TEST_LLAMA_SERVER")
+            .expect("FOOTNOTE_TEST_LLAMA_SERVER must name llama-server (scripts/llm-server.sh builds it; scripts/test.sh sets it)");
+        let model = std::env::var("FOOTNOTE_TEST_LLM_MODEL")
+            .expect("FOOTNOTE_TEST_LLM_MODEL must name the SmolLM2 GGUF file (scripts/llm-server.sh installs it; scripts/test.sh sets it)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(binary)
+            .args(["-m", &model, "--host", "127.0.0.1", "--port", &port.to_string(), "--ctx-size", "4096", "--parallel", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("llama-server starts");
+        let server = LlamaServer { child, base_url: format!("http://127.0.0.1:{port}/v1") };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let healthy = std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut stream| {
+                use std::io::{Read, Write};
+                stream.write_all(b"GET /health HTTP/1.0\r\n\r\n").ok()?;
+                let mut reply = String::new();
+                stream.read_to_string(&mut reply).ok()?;
+                reply.starts_with("HTTP/1.1 200").then_some(())
+            });
+            if healthy.is_some() {
+                return server;
+            }
+            assert!(std::time::Instant::now() < deadline, "llama-server did not become healthy within 120 s");
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
