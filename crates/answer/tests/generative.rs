@@ -137,6 +137,7 @@ fn failures_fall_back_to_the_extractive_answer() {
         (Reply::Status { status: 500, message: "out of memory".into() }, WarningCode::LlmStatus),
         (Reply::Slow { millis: 5_000, then: Box::new(Reply::text("Tokayev assumed office on March 20, 2019 [1].")) }, WarningCode::LlmTimeout),
         (Reply::Cut { pieces: vec!["Tokayev assumed office".into(), " on March".into()] }, WarningCode::LlmCut),
+        (Reply::Garbled { data: "<html>Bad gateway</html>".into() }, WarningCode::LlmMalformed),
     ];
     for (reply, code) in cases {
         let server = ScriptedLlm::start(Script::always(reply));

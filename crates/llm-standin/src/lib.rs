@@ -35,6 +35,9 @@ pub enum Reply {
     Cut { pieces: Vec<String> },
     /// An error status with an OpenAI error object.
     Status { status: u16, message: String },
+    /// A `200 text/event-stream` whose one event carries this as its data,
+    /// whatever it is (for replies that are not chat completions).
+    Garbled { data: String },
     /// Waits this long, then replies with `then`.
     Slow { millis: u64, then: Box<Reply> },
 }
@@ -171,6 +174,10 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         }
         Reply::Stream { pieces } => event_stream(pieces, true),
         Reply::Cut { pieces } => event_stream(pieces, false),
+        Reply::Garbled { data } => Response::builder()
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .body(Body::from(format!("data: {data}\n\ndata: [DONE]\n\n")))
+            .expect("a response"),
         Reply::Slow { .. } => unreachable!("slow replies were waited out"),
     }
 }

@@ -52,6 +52,10 @@ fn failures_are_told_apart() {
     assert!(matches!(result, Err(Error::Cut(_))), "{result:?}");
     assert_eq!(pieces.concat(), "Tokayev took office on");
 
+    let garbled = ScriptedLlm::start(Script::always(Reply::Garbled { data: "{\"choices\": [{\"delta\": 7}]".into() }));
+    let (result, _) = ask(&client(&garbled.base_url(), Duration::from_secs(10)));
+    assert!(matches!(result, Err(Error::Malformed(_))), "{result:?}");
+
     // A port nobody listens on.
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let (result, _) = ask(&client(&format!("http://{free}/v1"), Duration::from_secs(5)));
