@@ -154,6 +154,9 @@ pub enum WarningCode {
     LlmDeclined,
     /// None of the model's sentences passed verification.
     NothingVerified,
+    /// The model's verified sentences are true to the passages but none of
+    /// them answers the question.
+    NotAnswering,
     /// The answer judge failed while verifying.
     VerificationFailed,
 }
@@ -169,6 +172,7 @@ impl WarningCode {
             WarningCode::LlmCut => "llm_cut",
             WarningCode::LlmDeclined => "llm_declined",
             WarningCode::NothingVerified => "nothing_verified",
+            WarningCode::NotAnswering => "not_answering",
             WarningCode::VerificationFailed => "verification_failed",
         }
     }

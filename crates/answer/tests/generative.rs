@@ -167,6 +167,27 @@ fn failures_fall_back_to_the_extractive_answer() {
     assert_eq!(answer.body.text, extractive);
 }
 
+/// A sentence true to its passage that does not answer the question is not
+/// an answer: the reply is the extractive one.
+#[test]
+fn verified_sentences_that_do_not_answer_are_not_the_answer() {
+    let server = ScriptedLlm::start(Script::always(Reply::text("He was sworn in before parliament in Astana [1].")));
+    let (quoted, events) = answer(&answerer(&server, Duration::from_secs(20)), QUESTION, &mut passages());
+    assert_eq!(quoted.body.mode, AnswerMode::Extractive);
+    assert_eq!(quoted.body.warning.as_ref().map(|w| w.code), Some(WarningCode::NotAnswering));
+    assert!(quoted.body.unsupported.is_empty());
+    assert!(texts(&events).iter().all(|t| !t.starts_with("He was sworn in")), "{events:?}");
+    assert!(quoted.body.text.contains("March 20, 2019"), "{}", quoted.body.text);
+
+    // Held back until an answer comes, then shown in the model's order.
+    let server = ScriptedLlm::start(Script::always(Reply::text(
+        "He was sworn in before parliament in Astana [1]. Tokayev assumed office on March 20, 2019 [1].",
+    )));
+    let (held, _) = answer(&answerer(&server, Duration::from_secs(20)), QUESTION, &mut passages());
+    assert_eq!(held.body.mode, AnswerMode::Generative);
+    assert_eq!(held.body.text, "He was sworn in before parliament in Astana. [1] Tokayev assumed office on March 20, 2019. [1]");
+}
+
 /// A reply that breaks off after a verified sentence keeps it: the reader has
 /// seen it, and it holds; the warning says the rest is missing.
 #[test]

@@ -5,7 +5,9 @@
 //! streams ([`sentences`]); each is checked against the passages it cites
 //! ([`verify`]) and shown only if it passes, renumbered by first use as the
 //! extractive answer's footnotes are. What fails is reported in
-//! [`AnswerBody::unsupported`] with the reason.
+//! [`AnswerBody::unsupported`] with the reason. Verified sentences wait until
+//! one of them answers the question, as the judge reads them together; if
+//! none does, the answer is the extractive one.
 //!
 //! The extractive answer is composed first and stands behind the model's:
 //! when it abstains, the model is not asked (the judge found nothing that
@@ -59,6 +61,9 @@ pub struct GenerativeAnswerer {
     judge: Option<Arc<Judge>>,
     terms: SparseEncoder,
     settings: Settings,
+    /// The support at which the extractive answer stops abstaining: a
+    /// generated answer needs a sentence that answers at least as well.
+    min_answer: f32,
 }
 
 impl GenerativeAnswerer {
@@ -87,6 +92,7 @@ impl GenerativeAnswerer {
             judge,
             terms: SparseEncoder::new(bm25).expect("the index's BM25 parameters are valid"),
             settings,
+            min_answer: extractive.min_support,
         }
     }
 }
@@ -114,7 +120,8 @@ impl Answerer for GenerativeAnswerer {
         let offered = &passages[..passages.len().min(self.settings.prompt_passages)];
         let (messages, included) = prompt::messages(question, conversation, offered, self.settings.context_tokens, self.settings.reply_tokens);
         let offered = &offered[..included];
-        let verifier = Verifier::new(offered, self.judge.as_deref(), &self.terms, self.settings.min_support);
+        let context = crate::retrieval_question(question, conversation);
+        let verifier = Verifier::new(&context, offered, self.judge.as_deref(), &self.terms, self.settings.min_support, self.min_answer);
         let mut writer = Writer::new(offered);
         let mut stream = SentenceStream::default();
         let result = self.llm.stream(&messages, &mut |piece| {
@@ -136,6 +143,13 @@ impl Answerer for GenerativeAnswerer {
                 tracing::error!("verifying a generated answer: {error}");
                 Some(Warning { code: WarningCode::VerificationFailed, message: format!("the answer judge failed: {error}; this is the extractive answer") })
             }
+            (Ok(_), None) if writer.sentences.is_empty() && !writer.held.is_empty() => Some(Warning {
+                code: WarningCode::NotAnswering,
+                message: format!(
+                    "the model's {} verified sentences do not answer the question; this is the extractive answer",
+                    writer.held.len()
+                ),
+            }),
             (Ok(_), None) if writer.sentences.is_empty() && writer.declined => Some(Warning {
                 code: WarningCode::LlmDeclined,
                 message: "the model found no answer in the passages; this is the extractive answer".into(),
@@ -172,6 +186,8 @@ struct Writer<'a> {
     sentences: Vec<AnswerSentence>,
     pieces: Vec<String>,
     unsupported: Vec<UnsupportedSentence>,
+    /// Verified sentences waiting for one that answers the question.
+    held: Vec<Verified>,
     declined: bool,
     judge_failed: Option<footnote_judge::Error>,
 }
@@ -185,6 +201,7 @@ impl<'a> Writer<'a> {
             sentences: Vec::new(),
             pieces: Vec::new(),
             unsupported: Vec::new(),
+            held: Vec::new(),
             declined: false,
             judge_failed: None,
         }
@@ -197,7 +214,17 @@ impl<'a> Writer<'a> {
             return;
         }
         match verifier.check(raw) {
-            Ok(Outcome::Verified(verified)) => self.show(verified, events),
+            Ok(Outcome::Verified(verified)) if !self.sentences.is_empty() => self.show(verified, events),
+            Ok(Outcome::Verified(verified)) => match verifier.answers(&verified.text) {
+                Ok(true) => {
+                    for earlier in std::mem::take(&mut self.held) {
+                        self.show(earlier, events);
+                    }
+                    self.show(verified, events);
+                }
+                Ok(false) => self.held.push(verified),
+                Err(error) => self.judge_failed = Some(error),
+            },
             Ok(Outcome::Rejected(unsupported)) => {
                 tracing::debug!(sentence = unsupported.text, reason = unsupported.reason, "generated sentence not shown");
                 self.unsupported.push(unsupported);

@@ -64,10 +64,15 @@ pub enum Outcome {
 }
 
 pub struct Verifier<'a> {
+    /// The question as retrieved with (with the previous one, for a follow-up).
+    question: &'a str,
     passages: &'a [ScoredPassage],
     judge: Option<&'a Judge>,
     terms: &'a SparseEncoder,
     min_support: f32,
+    /// The judge's probability, at least, that a sentence answers the question
+    /// for it to count as an answer (the extractive answer's abstention threshold).
+    min_answer: f32,
     /// Each passage's sentences, as byte ranges.
     spans: Vec<Vec<Range<usize>>>,
 }
@@ -88,10 +93,28 @@ static DECLINE: LazyLock<regex::Regex> = LazyLock::new(|| {
 impl<'a> Verifier<'a> {
     /// A verifier of sentences written from `passages`; with the judge a
     /// sentence needs `min_support`, without it [`LEXICAL_SUPPORT`].
-    pub fn new(passages: &'a [ScoredPassage], judge: Option<&'a Judge>, terms: &'a SparseEncoder, min_support: f32) -> Self {
+    pub fn new(
+        question: &'a str,
+        passages: &'a [ScoredPassage],
+        judge: Option<&'a Judge>,
+        terms: &'a SparseEncoder,
+        min_support: f32,
+        min_answer: f32,
+    ) -> Self {
         let min_support = if judge.is_some() { min_support } else { LEXICAL_SUPPORT };
         let spans = passages.iter().map(|p| citable_spans(&p.passage.text)).collect();
-        Verifier { passages, judge, terms, min_support, spans }
+        Verifier { question, passages, judge, terms, min_support, min_answer, spans }
+    }
+
+    /// Whether a verified sentence answers the question, as the judge reads
+    /// them together. A model can write a sentence true to a passage that does
+    /// not answer ("He was sworn in before parliament." for "when?"). Without
+    /// the judge every sentence counts.
+    pub fn answers(&self, sentence: &str) -> Result<bool, footnote_judge::Error> {
+        match self.judge {
+            Some(judge) => Ok(judge.score(self.question, &[sentence])?[0] >= self.min_answer),
+            None => Ok(true),
+        }
     }
 
     pub fn check(&self, raw: &str) -> Result<Outcome, footnote_judge::Error> {
