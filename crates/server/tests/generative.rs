@@ -43,6 +43,20 @@ fn streamed_texts(events: &[(String, Value)]) -> Vec<String> {
     events.iter().filter(|(n, _)| n == "text").map(|(_, d)| d["text"].as_str().unwrap().to_string()).collect()
 }
 
+/// The answer's text on the page: the paragraph of the message's answer,
+/// before its sources.
+fn answer_paragraph(page: &str, message_id: &str) -> String {
+    let message = &page[page.find(&format!("id=\"m-{message_id}\"")).expect("the message is on the page")..];
+    let answer = &message[message.find("class=\"answer").expect("an answer")..];
+    let end = answer.find("</p>").expect("the answer paragraph ends");
+    answer[..end].to_string()
+}
+
+/// Text as askama escapes it into the page.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&#38;").replace('<', "&#60;").replace('>', "&#62;").replace('"', "&#34;").replace('\'', "&#39;")
+}
+
 fn marked(sentence: &Value) -> String {
     let markers: String = sentence["citations"].as_array().unwrap().iter().map(|n| format!("[{n}]")).collect();
     format!("{} {markers}", sentence["text"].as_str().unwrap())
@@ -191,13 +205,13 @@ async fn a_real_model_shows_only_verified_sentences() {
     let data = TempDir::new().unwrap();
     let server = Server::start(
         data.path(),
-        &["--rate-limit", "0", "--admin-token", TOKEN, "--llm-url", &llama.base_url, "--llm-model", "smollm2", "--llm-timeout", "120"],
+        &["--rate-limit", "0", "--admin-token", TOKEN, "--llm-url", &llama.base_url, "--llm-model", "smollm2", "--llm-timeout", "300", "--llm-max-tokens", "96"],
     );
     let mut generative = 0;
     for question in [OFFICE, ELECTION, SHARE, DAUGHTER] {
         let (events, done) = ask_streaming(&server, question).await;
         let answer = &done["answer"];
-        let expected = ["nothing_verified", "not_answering", "llm_declined"];
+        let expected = ["nothing_verified", "not_answering", "llm_declined", "llm_timeout"];
         assert!(answer["warning"]["code"].as_str().is_none_or(|c| expected.contains(&c)), "{done:#}");
         assert_numbers_are_cited(&done);
         let shown: Vec<String> = answer["sentences"].as_array().unwrap().iter().map(marked).collect();
@@ -208,6 +222,18 @@ async fn a_real_model_shows_only_verified_sentences() {
         }
         if answer["mode"] == "generative" {
             generative += 1;
+        }
+        // The page's answer shows the same sentences, and none of those left out.
+        let page_url = server.url(&format!("/?c={}", done["conversation_id"].as_str().unwrap()));
+        let page = client().get(page_url).send().await.unwrap().text().await.unwrap();
+        let shown_on_page = answer_paragraph(&page, done["message_id"].as_str().unwrap());
+        for sentence in answer["sentences"].as_array().unwrap() {
+            assert!(shown_on_page.contains(&escape_html(sentence["text"].as_str().unwrap())), "{sentence} is not in {shown_on_page}");
+        }
+        for left_out in answer["unsupported"].as_array().unwrap() {
+            let text = left_out["text"].as_str().unwrap();
+            let also_shown = answer["sentences"].as_array().unwrap().iter().any(|s| s["text"].as_str().unwrap().contains(text));
+            assert!(also_shown || !shown_on_page.contains(&escape_html(text)), "{text} is in {shown_on_page}");
         }
         eprintln!("{question} → {} ({} unsupported)", answer["text"], answer["unsupported"].as_array().unwrap().len());
     }

@@ -645,6 +645,34 @@ async fn a_generated_answer_is_posted_with_its_verified_sentences_only() {
     assert_eq!(llm.requests().len(), 1);
 }
 
+/// With a real model (llama-server and SmolLM2): the posted answer is the
+/// stored one, verified sentences only, whatever the model wrote.
+#[tokio::test]
+async fn a_real_model_answer_is_posted_as_verified() {
+    let llama = common::LlamaServer::start();
+    let slack = SlackStandIn::start().await;
+    let data = TempDir::new().unwrap();
+    let server = start_footnote_with(&data, &slack, false, &["--llm-url", &llama.base_url, "--llm-model", "smollm2", "--llm-timeout", "300", "--llm-max-tokens", "96"]);
+    let question = "When was the early presidential election of 2019 held?";
+    post_event(&server, &event_callback("Ev0REAL", mention("C0GENERAL", "1700000200.000100", None, question)), &[]).await;
+    let posted = slack.wait_for_post("C0GENERAL", "1700000200.000100").await;
+    let pool = database(&data).await;
+    let conversation = conversation_of(&pool, &message_id(&posted)).await;
+    let stored: Value = client().get(server.url(&format!("/api/v1/conversations/{conversation}"))).send().await.unwrap().json().await.unwrap();
+    let answer = &stored["messages"][0]["answer"];
+    let sections: String = blocks_of(&posted, "section").iter().map(|b| b["text"]["text"].as_str().unwrap()).collect::<Vec<_>>().join(" ");
+    let slack_escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    for sentence in answer["sentences"].as_array().unwrap() {
+        assert!(sections.contains(&slack_escape(sentence["text"].as_str().unwrap())), "{sentence} not in {sections}");
+    }
+    for left_out in answer["unsupported"].as_array().unwrap() {
+        let text = left_out["text"].as_str().unwrap();
+        let also_shown = answer["sentences"].as_array().unwrap().iter().any(|s| s["text"].as_str().unwrap().contains(text));
+        assert!(also_shown || !sections.contains(&slack_escape(text)), "{text} was posted: {sections}");
+    }
+    eprintln!("posted ({}): {sections}", answer["mode"]);
+}
+
 #[tokio::test]
 async fn socket_mode_receives_acknowledges_and_reconnects() {
     let slack = SlackStandIn::start().await;
