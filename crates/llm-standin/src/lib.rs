@@ -88,6 +88,8 @@ impl Script {
 struct Shared {
     script: Script,
     requests: Mutex<Vec<Value>>,
+    /// The `Authorization` header of each request, if any.
+    authorizations: Mutex<Vec<Option<String>>>,
 }
 
 /// A running scripted server; it stops when dropped.
@@ -102,7 +104,7 @@ impl ScriptedLlm {
     /// that synchronous and asynchronous tests can both use it.
     pub fn start(script: Script) -> ScriptedLlm {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
-        let shared = Arc::new(Shared { script, requests: Mutex::new(Vec::new()) });
+        let shared = Arc::new(Shared { script, requests: Mutex::new(Vec::new()), authorizations: Mutex::new(Vec::new()) });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         listener.set_nonblocking(true).expect("a non-blocking socket");
         let address = listener.local_addr().expect("an address");
@@ -121,6 +123,11 @@ impl ScriptedLlm {
     pub fn requests(&self) -> Vec<Value> {
         self.shared.requests.lock().expect("not poisoned").clone()
     }
+
+    /// Their `Authorization` headers, in the same order.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.shared.authorizations.lock().expect("not poisoned").clone()
+    }
 }
 
 impl Drop for ScriptedLlm {
@@ -134,7 +141,7 @@ impl Drop for ScriptedLlm {
 
 /// Serves `script` on `listener` until the process ends (the binary's use).
 pub async fn serve_script(listener: tokio::net::TcpListener, script: Script) {
-    serve(listener, Arc::new(Shared { script, requests: Mutex::new(Vec::new()) })).await
+    serve(listener, Arc::new(Shared { script, requests: Mutex::new(Vec::new()), authorizations: Mutex::new(Vec::new()) })).await
 }
 
 async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
@@ -149,7 +156,7 @@ async fn models() -> Response {
     axum::Json(json!({"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "footnote"}]})).into_response()
 }
 
-async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn chat_completions(State(shared): State<Arc<Shared>>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body is not JSON");
     };
@@ -157,6 +164,8 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         return error(StatusCode::BAD_REQUEST, "'model' and 'messages' are required");
     }
     shared.requests.lock().expect("not poisoned").push(request.clone());
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    shared.authorizations.lock().expect("not poisoned").push(authorization);
     let stream = request["stream"].as_bool().unwrap_or(false);
     let mut reply = shared.script.reply_to(&request).clone();
     while let Reply::Slow { millis, then } = reply {

@@ -29,6 +29,7 @@ fn a_streamed_completion_arrives_piece_by_piece() {
     assert_eq!(request["model"], "scripted");
     assert_eq!(request["messages"][0]["role"], "system");
     assert_eq!(request["messages"][1]["content"], "question");
+    assert_eq!(server.authorizations(), [Some("Bearer sk-test".to_string())]);
 }
 
 #[test]
