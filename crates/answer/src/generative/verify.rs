@@ -204,7 +204,7 @@ impl<'a> Verifier<'a> {
 fn citable_spans(text: &str) -> Vec<Range<usize>> {
     let spans = sentence_spans(text);
     let instruction: Vec<bool> = spans.iter().map(|s| INSTRUCTION.is_match(&text[s.clone()])).collect();
-    spans.into_iter().enumerate().filter(|&(i, _)| !instruction[i] && !(i > 0 && instruction[i - 1])).map(|(_, s)| s).collect()
+    spans.into_iter().enumerate().filter(|&(i, _)| !(instruction[i] || i > 0 && instruction[i - 1])).map(|(_, s)| s).collect()
 }
 
 /// The sentence without its `[n]` markers, and the numbers they cite, in order.

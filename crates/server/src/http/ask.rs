@@ -37,7 +37,10 @@ pub struct AskBody {
 /// With `Accept: text/event-stream` the answer streams as server-sent events:
 /// `sources` (`{"citations": [...]}`) first, then `text` (`{"text": "..."}`)
 /// once per sentence, then `done` with the whole reply; a failure after the
-/// stream began arrives as an `error` event with a problem object.
+/// stream began arrives as an `error` event with a problem object. With a
+/// language model (`--llm-url`), each `text` is a sentence that passed
+/// verification, and `sources` comes again, the earlier citations unchanged,
+/// before a sentence that cites a passage not yet listed.
 #[utoipa::path(
     post,
     path = "/api/v1/ask",
