@@ -5,13 +5,14 @@
 # conversation store on SQLite and PostgreSQL, the index store contract on Qdrant
 # Edge and, when QDRANT_TEST_URL is set, on a Qdrant server; generated answers
 # against a scripted chat-completions server and a real llama-server with
-# SmolLM2); then the chat page in headless Chromium. compose.yaml and the Dockerfile are checked first.
+# SmolLM2); then the API contract (Schemathesis, a generated client) and the
+# chat page in headless Chromium. compose.yaml and the Dockerfile are checked first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FOOTNOTE_SETUP_NO_BUILD=1 scripts/setup.sh
 source scripts/env.sh
 if [ -z "${FOOTNOTE_MODEL_DIR:-}" ]; then
-  echo "test: set FOOTNOTE_MODEL_DIR to a model directory (tests never download)" >&2
+  echo "test: no embedding model: scripts/setup.sh should have written one into .cache/all-MiniLM-L6-v2; or set FOOTNOTE_MODEL_DIR" >&2
   exit 1
 fi
 # compose.yaml and the Dockerfile, which no Docker engine here can run.
@@ -37,4 +38,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --release --locked --workspace --no-fail-fast
 fi
+# The API contract: Schemathesis and a generated client against the binary just built.
+scripts/api-contract.sh
 scripts/browser-test.sh

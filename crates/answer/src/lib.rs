@@ -63,7 +63,10 @@ pub struct Citation {
     pub support: Option<f32>,
     /// Position of the passage in its document.
     pub position: usize,
-    /// Character ranges of `text` that the answer uses.
+    /// Character ranges of `text` that the answer uses, each `[start, end]`
+    /// (end exclusive). Described to OpenAPI as pairs of integers: a tuple's
+    /// schema (`prefixItems` with `items: false`) is more than generators read.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<usize>>))]
     pub highlights: Vec<(usize, usize)>,
 }
 

@@ -18,7 +18,7 @@ use footnote_index::{DocumentMeta, DocumentState, Index, NewPassage};
 use serde::Serialize;
 
 pub use clean::{Lexicon, Repairs};
-pub use source::{Format, ManifestEntry};
+pub use source::{Format, ManifestEntry, is_stray_control};
 
 /// Changes whenever cleaning or splitting changes, so that re-ingesting after an
 /// upgrade re-processes documents whose text did not change on disk.
@@ -159,7 +159,14 @@ impl<'a> Ingestor<'a> {
         progress: &dyn Progress,
     ) -> Result<(), Error> {
         let report = &mut batch.report;
-        let (text, warning) = source::decode(raw);
+        let (text, warning) = match source::decode(raw) {
+            Ok(decoded) => decoded,
+            Err(reason) => {
+                report.skipped.push((label.to_path_buf(), reason));
+                progress.document_done(id, 0);
+                return Ok(());
+            }
+        };
         let mut document = self.prepare(id, format, &text, metadata, file_stem);
         if let Some(warning) = warning {
             document.warnings.push(warning);
@@ -225,7 +232,10 @@ impl<'a> Ingestor<'a> {
         metadata: &ManifestEntry,
         file_stem: Option<&std::ffi::OsStr>,
     ) -> PreparedDocument {
-        let extracted = extract::extract(format, raw);
+        // Stray control characters (a NUL, an escape) are never text; PostgreSQL
+        // cannot even store a NUL in the answers that would quote them.
+        let raw: String = raw.chars().filter(|&c| !source::is_stray_control(c)).collect();
+        let extracted = extract::extract(format, &raw);
         let cleaned = clean::clean(&extracted.text, &self.lexicon);
         let embedder = self.index.embedder();
         let count = |text: &str| embedder.count_word_pieces(text);
@@ -237,7 +247,8 @@ impl<'a> Ingestor<'a> {
             .or_else(|| cleaned.paragraphs.first().filter(|p| looks_like_title(p)).cloned())
             .or_else(|| file_stem.map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| id.to_string());
-        let source = metadata.source.clone().or(extracted.source);
+        let title = Some(one_line(&title)).filter(|t| !t.is_empty()).unwrap_or_else(|| id.to_string());
+        let source = metadata.source.clone().or(extracted.source).map(|s| one_line(&s));
         let date = metadata.date.clone().or(extracted.date);
         let content_hash = content_hash(&title, source.as_deref(), date.as_deref(), &split.passages);
         PreparedDocument {
@@ -271,6 +282,12 @@ fn embedding_text(title: &str, passage: &str) -> String {
     format!("{title}\n\n{passage}")
 }
 
+/// A title or source as one line of text: control characters and runs of
+/// whitespace become single spaces.
+fn one_line(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
 fn looks_like_title(paragraph: &str) -> bool {
     paragraph.split_whitespace().count() <= 20 && !paragraph.trim_end().ends_with(['.', ',', ';'])
 }
@@ -301,5 +318,11 @@ mod tests {
         assert_eq!(passage, "The passage.");
         assert!(title.split(' ').all(|word| ["overlong", "title", "words"].contains(&word)), "cut inside a word: {title:?}");
         assert!(runaway.chars().count() <= EMBEDDED_TITLE_CHARS + "\n\nThe passage.".len());
+    }
+
+    #[test]
+    fn titles_and_sources_are_one_line_of_text() {
+        assert_eq!(one_line("  The\u{0}title\n of\u{1b}it "), "The title of it");
+        assert_eq!(one_line("\u{7}\u{0}"), "");
     }
 }

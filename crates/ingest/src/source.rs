@@ -142,22 +142,62 @@ fn read_manifest(dir: &Path) -> Result<HashMap<String, ManifestEntry>, Error> {
 
 /// Decodes bytes as UTF-8 (or UTF-16 with a byte-order mark). Anything else is
 /// decoded as Windows-1252, the usual encoding of stray legacy files, and the
-/// returned warning says so; decoding never fails.
-pub fn decode(bytes: &[u8]) -> (String, Option<String>) {
+/// warning says so. Bytes that are not text at all (an executable or an image
+/// renamed `.txt`) are refused with the reason, rather than indexed as noise.
+pub fn decode(bytes: &[u8]) -> Result<(String, Option<String>), String> {
     if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, _, had_errors) = encoding.decode(&bytes[bom..]);
         let warning = had_errors.then(|| format!("invalid {} sequences replaced", encoding.name()));
-        return (text.into_owned(), warning);
+        return not_binary(text.into_owned()).map(|text| (text, warning));
+    }
+    // Text never holds a NUL byte; binary formats nearly always do, early on.
+    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
+        return Err(format!("binary content, not text (a NUL byte at offset {offset})"));
     }
     match std::str::from_utf8(bytes) {
-        Ok(text) => (text.to_string(), None),
+        Ok(text) => not_binary(text.to_string()).map(|text| (text, None)),
         Err(e) => {
             let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
             let warning = format!(
                 "not valid UTF-8 (first bad byte at offset {}); decoded as Windows-1252",
                 e.valid_up_to()
             );
-            (text.into_owned(), Some(warning))
+            not_binary(text.into_owned()).map(|text| (text, Some(warning)))
         }
+    }
+}
+
+/// Control characters other than line and page breaks and tabs: a few are
+/// noise that cleaning removes; more than a few, and over one in a hundred
+/// characters, mean binary data.
+fn not_binary(text: String) -> Result<String, String> {
+    let controls = text.chars().filter(|&c| is_stray_control(c)).count();
+    let chars = text.chars().count();
+    if controls > 8 && controls * 100 > chars {
+        return Err(format!("binary content, not text ({controls} control characters in {chars})"));
+    }
+    Ok(text)
+}
+
+/// A control character that has no place in a document's text.
+pub fn is_stray_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_bytes_are_refused_and_text_with_a_stray_control_is_not() {
+        let elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0 some strings in a binary";
+        assert!(decode(elf).unwrap_err().contains("NUL byte at offset 7"));
+        let controls: Vec<u8> = (0..200u8).map(|i| if i % 10 == 0 { 0x1b } else { b'a' }).collect();
+        assert!(decode(&controls).unwrap_err().starts_with("binary content"));
+        let (text, warning) = decode("A line.\r\n\tIndented.\x0cNext page. One \x1b escape.".as_bytes()).unwrap();
+        assert!(text.contains("Next page") && warning.is_none());
+        let (text, warning) = decode(b"caf\xe9").unwrap();
+        assert_eq!(text, "caf\u{e9}");
+        assert!(warning.unwrap().contains("Windows-1252"));
     }
 }

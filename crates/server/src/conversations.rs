@@ -182,6 +182,9 @@ impl Conversations {
     }
 
     pub async fn exists(&self, id: &str) -> sqlx::Result<bool> {
+        if id.contains('\0') {
+            return Ok(false);
+        }
         let sql = "SELECT id FROM conversations WHERE id = $1";
         let found: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await)?;
         Ok(found.is_some())
@@ -189,6 +192,9 @@ impl Conversations {
 
     /// Earlier exchanges, oldest first, as context for a follow-up.
     pub async fn turns(&self, id: &str) -> sqlx::Result<Vec<Turn>> {
+        if id.contains('\0') {
+            return Ok(Vec::new());
+        }
         let sql = "SELECT question, answer_text FROM messages WHERE conversation_id = $1 ORDER BY position";
         let rows: Vec<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(|(question, answer)| Turn { question, answer }).collect())
@@ -224,8 +230,8 @@ impl Conversations {
                     sqlx::query(append)
                         .bind(&id)
                         .bind(conversation_id)
-                        .bind(&response.question)
-                        .bind(&response.answer.body.text)
+                        .bind(storable(&response.question))
+                        .bind(storable(&response.answer.body.text))
                         .bind(response.answer.body.abstained)
                         .bind(&json)
                         .execute(&mut *tx)
@@ -242,6 +248,9 @@ impl Conversations {
     }
 
     pub async fn conversation(&self, id: &str) -> sqlx::Result<Option<Conversation>> {
+        if id.contains('\0') {
+            return Ok(None);
+        }
         let sql = "SELECT id, created_at FROM conversations WHERE id = $1";
         let found: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
         let Some((id, created_at)) = found else {
@@ -257,6 +266,9 @@ impl Conversations {
 
     /// One message and the conversation it belongs to.
     pub async fn message(&self, id: &str) -> sqlx::Result<Option<(String, Message)>> {
+        if id.contains('\0') {
+            return Ok(None);
+        }
         let sql = "SELECT m.conversation_id, m.id, m.position, m.question, m.response, m.created_at, f.rating
              FROM messages m LEFT JOIN feedback f ON f.message_id = m.id WHERE m.id = $1";
         type Row = (String, String, i64, String, String, String, Option<String>);
@@ -271,6 +283,10 @@ impl Conversations {
     /// Records a vote on a message, replacing an earlier one. False when there
     /// is no such message.
     pub async fn record_feedback(&self, message_id: &str, rating: Rating, comment: Option<&str>) -> sqlx::Result<bool> {
+        if message_id.contains('\0') {
+            return Ok(false);
+        }
+        let comment = comment.map(storable);
         let sql = "INSERT INTO feedback (message_id, rating, comment) SELECT id, $2, $3 FROM messages WHERE id = $1
              ON CONFLICT (message_id) DO UPDATE SET rating = excluded.rating, comment = excluded.comment,
              created_at = excluded.created_at";
@@ -279,6 +295,13 @@ impl Conversations {
         });
         Ok(affected > 0)
     }
+}
+
+/// PostgreSQL's text cannot hold a NUL character (SQLite's can), so no id
+/// with one exists and text loses it when stored, on both stores alike. The
+/// JSON of a stored answer needs nothing: serde writes a NUL as `\u0000`.
+fn storable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') { text.replace('\0', "").into() } else { text.into() }
 }
 
 /// The Slack adapter's records: threads as conversations, and deliveries
@@ -375,6 +398,25 @@ mod tests {
         if let Some(url) = postgres_database().await {
             test(url).await;
         }
+    }
+
+    /// PostgreSQL refuses a NUL in text; both stores must take it alike.
+    #[tokio::test]
+    async fn a_nul_in_text_or_an_id_is_neither_an_error_nor_a_difference_between_stores() {
+        on_every_database(|url| async move {
+            let store = Conversations::open(&url).await.unwrap();
+            let message = store.add_message("c1", &response("wh\0y?", "Be\0cause. [1]")).await.unwrap();
+            assert_eq!(store.turns("c1").await.unwrap()[0].question, "why?", "{url}");
+            assert_eq!(store.turns("c1").await.unwrap()[0].answer, "Because. [1]", "{url}");
+            assert!(store.record_feedback(&message, Rating::Up, Some("fine\0")).await.unwrap(), "{url}");
+            assert!(!store.exists("c1\0").await.unwrap());
+            assert!(store.turns("c1\0").await.unwrap().is_empty());
+            assert!(store.conversation("c1\0").await.unwrap().is_none());
+            assert!(store.message("m\0").await.unwrap().is_none());
+            assert!(!store.record_feedback("m\0", Rating::Down, None).await.unwrap());
+            store.close().await;
+        })
+        .await;
     }
 
     #[tokio::test]

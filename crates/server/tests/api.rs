@@ -405,3 +405,121 @@ async fn two_instances_sharing_postgres_and_a_qdrant_server_serve_the_same_conve
     a.stop();
     b.stop();
 }
+
+/// One request written byte for byte (what reqwest would not send: a path
+/// that is not UTF-8, a chunked body), and the response's status line,
+/// headers (lower-cased) and body.
+fn raw_request(server: &common::Server, request: &[u8]) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    // The server may answer (413) and close before the whole body is sent:
+    // write beside the read, and keep what was read when the write fails.
+    let mut writer = stream.try_clone().unwrap();
+    let request = request.to_vec();
+    let sending = std::thread::spawn(move || {
+        let _ = writer.write_all(&request);
+    });
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    drop(stream);
+    sending.join().unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
+
+/// A chunked body: the whole of `body` in chunks of 64 KiB.
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in body.chunks(64 * 1024) {
+        out.extend(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend(chunk);
+        out.extend(b"\r\n");
+    }
+    out.extend(b"0\r\n\r\n");
+    out
+}
+
+/// The sharp edges a hostile afternoon found (issue 19), each answered as a
+/// problem, or as the page where the page was asked, and nothing stored.
+#[tokio::test]
+async fn hostile_requests_get_problems_and_store_nothing() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN]);
+    let problem = |status: u16, head: &str, body: &str, expected: u16, detail_has: &str| {
+        assert!(head.contains("content-type: application/problem+json"), "{head}\n{body}");
+        assert_problem(StatusCode::from_u16(status).unwrap(), &serde_json::from_str(body).unwrap(), expected, detail_has);
+    };
+
+    // A chunked JSON body of 3 MB has no Content-Length; the 1 MiB limit holds anyway.
+    let big = serde_json::to_vec(&json!({ "title": "Big", "text": "word ".repeat(600_000), "id": "big" })).unwrap();
+    let mut request = format!(
+        "POST /api/v1/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    request.extend(chunked(&big));
+    let (status, head, body) = raw_request(&server, &request);
+    problem(status, &head, &body, 413, "1048576");
+    let (status, _) = get_json(&server, "/api/v1/documents/big").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the over-limit document was stored");
+
+    // A path segment that is not UTF-8.
+    let (status, head, body) = raw_request(&server, b"GET /api/v1/documents/%FF%FE HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    problem(status, &head, &body, 400, "UTF-8");
+    // A query value that is not UTF-8 is refused, not replaced.
+    let (status, body) = get_json(&server, "/api/v1/search?q=%FF%FEelection").await;
+    assert_problem(status, &body, 400, "`q`");
+    // A method the route does not have: 405 with `Allow`, as a problem.
+    let response = client().put(server.url("/api/v1/ask")).send().await.unwrap();
+    let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_string());
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 405, "POST");
+    assert_eq!(allow.as_deref(), Some("POST"));
+    // A URL and a header section over their limits.
+    let (status, body) = get_json(&server, &format!("/api/v1/search?q={}", "a".repeat(20_000))).await;
+    assert_problem(status, &body, 414, "16384");
+    let response = client().get(server.url("/api/v1/documents")).header("x-padding", "a".repeat(70_000)).send().await.unwrap();
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 431, "65536");
+
+    // A token padded inside the header is not the token. (RFC 9110 allows
+    // several spaces after the scheme, and HTTP itself strips whitespace
+    // around a header value, so those are not padding.)
+    for padded in [format!("Bearer \t{TOKEN}"), format!("Bearer {TOKEN}\t.")] {
+        let response = client().delete(server.url("/api/v1/documents/no-such")).header("authorization", padded).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    // Binary content named .txt is refused, with the reason; nothing is stored.
+    let mut binary = b"\x7fELF\x02\x01\x01\x00\x00\x00".to_vec();
+    binary.extend(b"GLIBC_2.2.5 strings that look like text".repeat(20));
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(binary).file_name("tool.txt"));
+    let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).multipart(form).send().await.unwrap();
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 422, "binary content");
+    let (status, _) = get_json(&server, "/api/v1/documents/tool.txt").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Control characters in a document's title and text, and a NUL in a question.
+    let noisy = json!({ "title": "Salt\u{0} lakes\u{1b}[0m", "text": "Lake Balkhash is half fresh\u{0} and half salty water.", "id": "salt" });
+    let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).json(&noisy).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (_, shown) = get_json(&server, "/api/v1/documents/salt").await;
+    assert_eq!(shown["title"], "Salt lakes [0m", "{shown:#}");
+    assert!(!shown["passages"][0]["text"].as_str().unwrap().contains('\0'));
+    let (status, answer) = post_json(&server, "/api/v1/ask", &json!({ "question": "Which lake is half\u{0} fresh and half salty?" })).await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+    assert_eq!(answer["question"], "Which lake is half fresh and half salty?");
+
+    // One document's JSON names `passages` once: the passages.
+    let raw = client().get(server.url("/api/v1/documents/salt")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(raw.matches("\"passages\":").count(), 1, "{raw}");
+
+    // The page's form, posted for a conversation that does not exist, answers with the page.
+    let response = client().post(server.url("/")).form(&[("question", "why?"), ("conversation_id", "gone")]).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(response.text().await.unwrap().contains("does not exist"));
+}

@@ -323,6 +323,10 @@ fn errors_are_one_clear_line_naming_the_problem() {
     std::fs::write(&empty, "  \n").unwrap();
     let nothing = failure(footnote(odd.path().join("index").as_path()).arg("ingest").arg(&empty));
     assert!(nothing.contains("empty.txt") && nothing.contains("no text"), "{nothing}");
+    let binary = odd.path().join("tool.txt");
+    std::fs::write(&binary, b"\x7fELF\x02\x01\x01\x00\x00\x00 strings of a program").unwrap();
+    let refused = failure(footnote(odd.path().join("index").as_path()).arg("ingest").arg(&binary));
+    assert!(refused.contains("tool.txt") && refused.contains("binary content"), "{refused}");
 
     let no_runtime = failure(footnote(data.path()).env("ORT_DYLIB_PATH", "/nope/libonnxruntime.so").args(["search", "x"]));
     assert!(no_runtime.contains("ORT_DYLIB_PATH"), "{no_runtime}");

@@ -69,7 +69,9 @@ impl App {
         let upload = DocumentUpload {
             id: id.clone(),
             format: Format::Text,
-            bytes: document.text.into_bytes(),
+            // Given as text, so a control character in it is noise to drop,
+            // not a sign of binary data as it would be in a file.
+            bytes: document.text.chars().filter(|&c| !footnote_ingest::is_stray_control(c)).collect::<String>().into_bytes(),
             metadata: ManifestEntry {
                 file: id,
                 title: Some(title.to_string()),

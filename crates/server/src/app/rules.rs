@@ -11,17 +11,20 @@ pub const DEFAULT_SEARCH_K: usize = 5;
 /// Longest feedback comment accepted, in characters.
 pub const MAX_COMMENT_CHARS: usize = 4000;
 
-/// The question as it will be asked (trimmed), or why it cannot be.
+/// The question as it will be asked, or why it cannot be: control characters
+/// (a NUL, an escape; never part of a question) are dropped and the rest
+/// trimmed. The length is counted as sent, as the API's schema counts it.
 pub fn question(question: &str) -> Result<String, AppError> {
-    let trimmed = question.trim();
-    if trimmed.is_empty() {
-        return Err(AppError::InvalidQuestion("the question is empty".into()));
-    }
-    let chars = trimmed.chars().count();
+    let chars = question.chars().count();
     if chars > MAX_QUESTION_CHARS {
         return Err(AppError::InvalidQuestion(format!(
             "the question is {chars} characters long; the limit is {MAX_QUESTION_CHARS}"
         )));
+    }
+    let visible: String = question.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect();
+    let trimmed = visible.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::InvalidQuestion("the question is empty".into()));
     }
     Ok(trimmed.to_string())
 }
@@ -42,11 +45,12 @@ pub fn comment(comment: Option<&str>) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A document id that is safe as a file name and in a URL path.
-pub fn document_id(id: &str) -> Result<String, AppError> {
-    let id = id.trim();
+/// A document id that is safe as a file name and in a URL path. Surrounding
+/// spaces are dropped; the length is counted as given, as the API's schema does.
+pub fn document_id(given: &str) -> Result<String, AppError> {
+    let id = given.trim_matches(' ');
     let fine = !id.is_empty()
-        && id.len() <= 200
+        && given.chars().count() <= 200
         && !id.starts_with('.')
         && id.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '));
     if fine {
@@ -74,6 +78,8 @@ mod tests {
     #[test]
     fn questions_are_trimmed_and_bounded() {
         assert_eq!(question("  why?  ").unwrap(), "why?");
+        assert_eq!(question("wh\0y?\u{1b}").unwrap(), "why?");
+        assert!(matches!(question("\0 \u{7f}"), Err(AppError::InvalidQuestion(_))));
         assert!(matches!(question(" \n "), Err(AppError::InvalidQuestion(_))));
         assert!(question(&"a".repeat(MAX_QUESTION_CHARS)).is_ok());
         let long = question(&"a".repeat(MAX_QUESTION_CHARS + 1)).unwrap_err().to_string();
@@ -90,5 +96,6 @@ mod tests {
         assert_eq!(document_id(&bangs).unwrap(), bangs);
         assert_eq!(document_id(" notes.md ").unwrap(), "notes.md");
         assert!(document_id("../etc/passwd").is_err() && document_id(".hidden").is_err());
+        assert!(document_id("\tnotes.md").is_err() && document_id(&"a".repeat(201)).is_err());
     }
 }

@@ -13,7 +13,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::ToSchema;
 
-use super::error::Json;
+use super::extract::Json;
 use super::{ApiError, Ctx};
 use crate::app::{AcceptedQuestion, AskReply, Question};
 use crate::problem::Problem;
@@ -21,11 +21,14 @@ use crate::problem::Problem;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AskBody {
-    /// The question, at most 2,000 characters.
+    /// The question: at most 2,000 characters, not blank. Control characters
+    /// are dropped.
+    #[schema(min_length = 1, max_length = 2000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub question: String,
     /// Continue this conversation: the question is answered in its context.
     pub conversation_id: Option<String>,
     /// Passages to rank (1 to 100; default 10).
+    #[schema(minimum = 1, maximum = 100)]
     pub top_k: Option<usize>,
     /// Only passages of these documents.
     #[serde(default)]
@@ -47,8 +50,10 @@ pub struct AskBody {
     tag = "answers",
     request_body = AskBody,
     responses(
-        (status = 200, description = "The answer", body = AskReply, content_type = "application/json"),
-        (status = 200, description = "The answer as server-sent events", content_type = "text/event-stream"),
+        (status = 200, description = "The answer: a JSON object, or with `Accept: text/event-stream` the same as server-sent events", content(
+            (AskReply = "application/json"),
+            (String = "text/event-stream"),
+        )),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown conversation", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),

@@ -1,13 +1,13 @@
 //! `/api/v1/documents`: list, show, add (JSON text or file upload) and delete.
 //! Adding and deleting need the admin token.
 
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use footnote_index::{DocumentSummary, Passage};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::Json;
+use super::extract::{Json, Path};
 use super::{Admin, ApiError, Ctx, JSON_BODY_LIMIT};
 use crate::app::{Added, TextDocument, Upload};
 use crate::problem::Problem;
@@ -18,15 +18,31 @@ pub struct DocumentList {
 }
 
 /// The indexed documents.
-#[utoipa::path(get, path = "/api/v1/documents", tag = "documents", responses((status = 200, body = DocumentList)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/documents",
+    operation_id = "list_documents",
+    tag = "documents",
+    responses(
+        (status = 200, description = "Every document, with its number of passages", body = DocumentList),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list(State(context): State<Ctx>) -> Result<Json<DocumentList>, ApiError> {
     Ok(Json(DocumentList { documents: context.app.documents().await? }))
 }
 
+/// A document and its passages. The list's `passages` count is left out:
+/// here `passages` is the passages themselves.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentDetail {
-    #[serde(flatten)]
-    pub document: DocumentSummary,
+    pub id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub content_hash: String,
     /// Its passages in document order.
     pub passages: Vec<Passage>,
 }
@@ -35,29 +51,38 @@ pub struct DocumentDetail {
 #[utoipa::path(
     get,
     path = "/api/v1/documents/{id}",
+    operation_id = "show_document",
     tag = "documents",
     params(("id" = String, Path, description = "Document id (may contain `/`)")),
     responses(
-        (status = 200, body = DocumentDetail),
+        (status = 200, description = "The document and its passages", body = DocumentDetail),
+        (status = 400, description = "An id that is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown document", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn show(State(context): State<Ctx>, Path(id): Path<String>) -> Result<Json<DocumentDetail>, ApiError> {
-    let (document, passages) = context.app.document(&id).await?;
-    Ok(Json(DocumentDetail { document, passages }))
+    let (DocumentSummary { id, title, source, date, content_hash, .. }, passages) = context.app.document(&id).await?;
+    Ok(Json(DocumentDetail { id, title, source, date, content_hash, passages }))
 }
 
 /// A document given as text.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
+    /// Not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub title: String,
-    /// Plain text; blank lines separate paragraphs.
+    /// Plain text; blank lines separate paragraphs. Not blank.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub text: String,
     /// Where the document comes from (a URL), shown with its citations.
     pub source: Option<String>,
-    /// Its id; by default made from the title (`doc-<hash>` for a title without
+    /// Its id: letters, digits, `-`, `_`, `.` and spaces, at most 200
+    /// characters, not starting with `.` (surrounding spaces are dropped). By
+    /// default it is made from the title (`doc-<hash>` for a title without
     /// letters or digits). A document with the same id is replaced.
+    #[schema(max_length = 200, pattern = r"^ *[\w-][\w .-]*$")]
     pub id: Option<String>,
 }
 
@@ -78,6 +103,7 @@ pub struct IngestReply {
 #[utoipa::path(
     post,
     path = "/api/v1/documents",
+    operation_id = "add_documents",
     tag = "documents",
     request_body(content(
         (NewDocument = "application/json"),
@@ -91,17 +117,19 @@ pub struct IngestReply {
         (status = 403, description = "Wrong token, or writes turned off", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the body limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor multipart, or an unsupported file type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty title or text, or no text left after cleaning", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty title or text, an id not as described, or no text left after cleaning (or binary content)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(State(context): State<Ctx>, _admin: Admin, request: Request) -> Result<(StatusCode, Json<IngestReply>), ApiError> {
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let added = if content_type.starts_with("application/json") {
-        let length = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if length.is_some_and(|n| n > JSON_BODY_LIMIT) {
-            return Err(ApiError::TooLarge(format!("the JSON body is over the limit of {JSON_BODY_LIMIT} bytes; upload large documents as files")));
-        }
-        let Json(document) = Json::<NewDocument>::from_request(request, &context).await?;
+        // This route's body limit is the upload limit; JSON has its own, counted
+        // on the bytes read, so a chunked body without a length is held to it too.
+        let body = axum::body::to_bytes(request.into_body(), JSON_BODY_LIMIT).await.map_err(|_| {
+            ApiError::TooLarge(format!("the JSON body is over the limit of {JSON_BODY_LIMIT} bytes; upload large documents as files"))
+        })?;
+        let axum::Json(document) = axum::Json::<NewDocument>::from_bytes(&body)?;
         let NewDocument { title, text, source, id } = document;
         context.app.add_text(TextDocument { title, text, source, id }).await?
     } else if content_type.starts_with("multipart/form-data") {
@@ -158,14 +186,17 @@ fn multipart_error(error: axum::extract::multipart::MultipartError, limit: usize
 #[utoipa::path(
     delete,
     path = "/api/v1/documents/{id}",
+    operation_id = "delete_document",
     tag = "documents",
     params(("id" = String, Path, description = "Document id")),
     security(("admin_token" = [])),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "An id that is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong token, or writes turned off", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown document", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete(State(context): State<Ctx>, _admin: Admin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {

@@ -2,11 +2,11 @@
 //! transport's own (bad JSON, wrong token, rate limit), answered as
 //! `application/problem+json` (RFC 9457) with a detail a user can act on.
 
+use axum::extract::Request;
 use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use crate::app::AppError;
 use crate::problem::Problem;
@@ -22,6 +22,15 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("{0}")]
     MalformedQuery(String),
+    #[error("{0}")]
+    MalformedPath(String),
+    /// An HTTP method the route does not have (405).
+    #[error("this route does not answer {method}; it answers {allow}")]
+    MethodNotAllowed { method: String, allow: String },
+    #[error("the URL is {0} bytes long; the limit is {limit} bytes", limit = super::URI_LIMIT)]
+    UriTooLong(usize),
+    #[error("the request headers are {0} bytes long; the limit is {limit} bytes", limit = super::HEADER_LIMIT)]
+    HeadersTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -50,6 +59,10 @@ impl ApiError {
             App(AppError::Internal(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
             MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON"),
             MalformedQuery(_) => (StatusCode::BAD_REQUEST, "malformed-query", "The query string is not valid"),
+            MalformedPath(_) => (StatusCode::BAD_REQUEST, "malformed-path", "The path is not valid"),
+            MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            UriTooLong(_) => (StatusCode::URI_TOO_LONG, "uri-too-long", "The URL is too long"),
+            HeadersTooLarge(_) => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "The request headers are too large"),
             TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large", "The body is too large"),
             MissingToken => (StatusCode::UNAUTHORIZED, "missing-token", "Authentication required"),
             WrongToken => (StatusCode::FORBIDDEN, "wrong-token", "Not allowed"),
@@ -121,25 +134,32 @@ impl From<FormRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are problems.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Json<T>(pub T);
-
-impl<T, S> FromRequest<S> for Json<T>
-where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(request, state).await?;
-        Ok(Json(value))
+/// Error responses that axum or a library wrote on its own (a 405 with an
+/// empty body, a rejection in `text/plain`) are rewritten as problems, so
+/// that no error leaves the server in another shape. Headers such as `Allow`
+/// are kept; HTML error pages and problems pass unchanged.
+pub async fn problems_only(request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status();
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let written = ["application/problem+json", "text/html", "text/event-stream"].iter().any(|t| content_type.starts_with(t));
+    if !(status.is_client_error() || status.is_server_error()) || written {
+        return response;
     }
-}
-
-impl<T: Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
-    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let problem = if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        ApiError::MethodNotAllowed { method, allow }.problem()
+    } else {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let detail = if text.is_empty() { title.to_string() } else { text };
+        let slug = title.to_lowercase().replace(' ', "-");
+        Problem::new(status, &slug, title, detail)
+    };
+    let rewritten = problem.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    Response::from_parts(parts, rewritten.into_body())
 }

@@ -6,11 +6,11 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::error::Json;
+use super::extract::Json;
 use super::{ApiError, Ctx};
 use crate::problem::Problem;
 
-#[utoipa::path(get, path = "/api/v1/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
+#[utoipa::path(get, path = "/api/v1/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Object, content_type = "application/json")))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -20,7 +20,7 @@ pub async fn healthz() -> Json<Value> {
     path = "/api/v1/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Index and database usable; with a language model, `llm` says whether it answers (answers fall back to extractive ones when it does not)"),
+        (status = 200, description = "Index and database usable; with a language model, `llm` says whether it answers (answers fall back to extractive ones when it does not)", body = Object, content_type = "application/json"),
         (status = 503, description = "Not ready, and why", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -11,6 +11,7 @@ mod api_conversations;
 mod ask;
 mod documents;
 mod error;
+mod extract;
 mod health;
 mod openapi;
 mod page;
@@ -36,6 +37,13 @@ pub use error::ApiError;
 
 /// JSON bodies larger than this are refused (413).
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+/// Longer URLs are refused (414). hyper refuses URLs over 64 KiB itself,
+/// before any route sees them, with an empty body; this limit is lower so that
+/// every client that can be answered gets a problem report.
+pub const URI_LIMIT: usize = 16 * 1024;
+/// Request headers larger than this, all together, are refused (431); hyper's
+/// own limit (about 400 KiB, empty body) lies beyond it, for the same reason.
+pub const HEADER_LIMIT: usize = 64 * 1024;
 
 /// What every HTTP request shares: the application, and what only HTTP has
 /// (the admin token, the rate limiter, the metrics exporter).
@@ -75,13 +83,14 @@ pub fn router(context: Ctx, extra: Option<Router>) -> Router {
         .layer(middleware::from_fn_with_state(context.clone(), rate_limit))
         .route("/assets/{name}", get(page::asset));
 
-    Router::new()
+    let routes = Router::new()
         .nest("/api/v1", api.merge(health.clone()))
         .merge(health)
         .merge(page)
         .with_state(context)
         .merge(extra.unwrap_or_default())
         .fallback(|| async { ApiError::from(AppError::NotFound { what: "route", id: "this path".into() }) })
+        .layer(middleware::from_fn(request_limits))
         .layer(middleware::from_fn(track_requests))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -89,7 +98,10 @@ pub fn router(context: Ctx, extra: Option<Router>) -> Router {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
         }))
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    // Around the whole router, not each route: a 405 gets its `Allow` header
+    // inside, and this layer sees it.
+    Router::new().fallback_service(routes).layer(middleware::from_fn(error::problems_only))
 }
 
 /// Request counts and latency by route, method and status.
@@ -102,6 +114,20 @@ async fn track_requests(request: Request, next: Next) -> Response {
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Refuses URLs and header sections over their limits, as problems.
+async fn request_limits(request: Request, next: Next) -> Result<Response, ApiError> {
+    let uri = request.uri().to_string().len();
+    if uri > URI_LIMIT {
+        return Err(ApiError::UriTooLong(uri));
+    }
+    // Each header line as sent: name, ": ", value, CRLF.
+    let headers: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if headers > HEADER_LIMIT {
+        return Err(ApiError::HeadersTooLarge(headers));
+    }
+    Ok(next.run(request).await)
 }
 
 /// Each client (by address) gets `rate_limit` requests per second with bursts

@@ -39,7 +39,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations", responses((status = 200, description = "The OpenAPI document")))]
+#[utoipa::path(get, path = "/api/v1/openapi.json", operation_id = "openapi_document", tag = "operations", responses((status = 200, description = "The OpenAPI document", body = Object, content_type = "application/json")))]
 pub async fn document() -> impl IntoResponse {
     axum::Json(ApiDoc::openapi())
 }

@@ -6,11 +6,12 @@ use std::sync::LazyLock;
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use super::extract::{Path, Query};
 use super::{ApiError, Ctx};
 use crate::app::{AppError, Question};
 use crate::conversations::{Message, Rating};
@@ -234,6 +235,11 @@ pub async fn ask_form(State(context): State<Ctx>, form: Result<Form<AskForm>, Fo
             };
             let shown = page(form.conversation_id, &messages, form.question, Some(problem));
             return Ok(render(&shown, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+        Err(AppError::NotFound { .. }) => {
+            // A form posted from a page whose conversation was deleted meanwhile.
+            let error = "That conversation does not exist (any more). Ask again to start a new one.".to_string();
+            return Ok(render(&page(String::new(), &[], form.question, Some(error)), StatusCode::NOT_FOUND));
         }
         Err(error) => return Err(error.into()),
     };

@@ -1,19 +1,22 @@
 //! `GET /api/v1/search`: ranked passages for a query, without an answer.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use footnote_index::ScoredPassage;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::Json;
+use super::extract::{Json, Query};
 use super::{ApiError, Ctx};
 use crate::problem::Problem;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// The query.
+    /// The query: at most 2,000 characters, not blank.
+    #[param(min_length = 1, max_length = 2000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub q: String,
     /// Passages to return (1 to 100; default 5).
+    #[param(minimum = 1, maximum = 100)]
     pub k: Option<usize>,
 }
 
@@ -31,15 +34,12 @@ pub struct SearchReply {
     params(SearchParams),
     responses(
         (status = 200, description = "Ranked passages", body = SearchReply),
-        (status = 400, description = "Missing or malformed parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing or malformed parameters, or a query that is not UTF-8", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty query or k out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn search(
-    State(context): State<Ctx>,
-    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<SearchReply>, ApiError> {
-    let Query(params) = params?;
+pub async fn search(State(context): State<Ctx>, Query(params): Query<SearchParams>) -> Result<Json<SearchReply>, ApiError> {
     let (question, results) = context.app.search(&params.q, params.k).await?;
     Ok(Json(SearchReply { question, results }))
 }
