@@ -119,6 +119,10 @@ async fn bad_requests_get_problems_that_name_the_problem() {
     assert_problem(status, &body, 422, "top_k");
     let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "why?", "conversation_id": "missing-one" })).await;
     assert_problem(status, &body, 404, "missing-one");
+    // An empty conversation id names none: a new conversation starts, as from the page.
+    let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "why?", "conversation_id": "" })).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert!(!body["conversation_id"].as_str().unwrap().is_empty());
     let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "text": "why?" })).await;
     assert_problem(status, &body, 422, "question");
 

@@ -110,11 +110,12 @@ impl App {
     }
 
     /// Checks a question and finds the conversation it continues (an unknown
-    /// one is not found); a new conversation gets a fresh id.
+    /// one is not found); a new conversation gets a fresh id. An empty id
+    /// names none, in every adapter alike (the page's form sends one).
     pub async fn accept(&self, question: Question) -> Result<AcceptedQuestion, AppError> {
         let text = rules::question(&question.text)?;
         let top_k = question.top_k.map(|k| rules::passage_count("top_k", k)).transpose()?;
-        let (conversation_id, conversation) = match question.conversation_id {
+        let (conversation_id, conversation) = match question.conversation_id.filter(|id| !id.is_empty()) {
             Some(id) => {
                 if !self.conversations.exists(&id).await? {
                     return Err(AppError::NotFound { what: "conversation", id });

@@ -26,6 +26,7 @@ pub struct AskBody {
     #[schema(min_length = 1, max_length = 2000, pattern = r"[^\s\x00-\x1f\x7f-\x9f]")]
     pub question: String,
     /// Continue this conversation: the question is answered in its context.
+    /// Empty or absent: a new conversation.
     pub conversation_id: Option<String>,
     /// Passages to rank (1 to 100; default 10).
     #[schema(minimum = 1, maximum = 100)]
