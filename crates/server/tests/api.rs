@@ -123,6 +123,11 @@ async fn bad_requests_get_problems_that_name_the_problem() {
     let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "why?", "conversation_id": "" })).await;
     assert_eq!(status, StatusCode::OK, "{body:#}");
     assert!(!body["conversation_id"].as_str().unwrap().is_empty());
+    // JSON Schema's integers include 3.0; a fraction is not one.
+    let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "why?", "top_k": 3.0 })).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "question": "why?", "top_k": 2.5 })).await;
+    assert_problem(status, &body, 422, "whole number");
     let (status, body) = post_json(&server, "/api/v1/ask", &json!({ "text": "why?" })).await;
     assert_problem(status, &body, 422, "question");
 

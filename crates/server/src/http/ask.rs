@@ -30,6 +30,7 @@ pub struct AskBody {
     pub conversation_id: Option<String>,
     /// Passages to rank (1 to 100; default 10).
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "super::extract::whole_number")]
     pub top_k: Option<usize>,
     /// Only passages of these documents.
     #[serde(default)]

@@ -6,8 +6,8 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::ApiError;
 
@@ -78,6 +78,29 @@ where
     }
 }
 
+/// An optional count as the OpenAPI document's `integer` allows it: JSON
+/// Schema counts `73.0` as an integer, and a query string holds text, where
+/// serde's `usize` would refuse the first and needs no help with the second.
+pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Whole(u64),
+        Number(f64),
+        Text(String),
+    }
+    let value = match Option::<Given>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(Given::Whole(n)) => n as f64,
+        Some(Given::Number(n)) => n,
+        Some(Given::Text(text)) => text.trim().parse::<f64>().map_err(|_| serde::de::Error::custom(format!("{text:?} is not a whole number")))?,
+    };
+    if value.fract() != 0.0 || !(0.0..=usize::MAX as f64).contains(&value) {
+        return Err(serde::de::Error::custom(format!("{value} is not a whole number of 0 or more")));
+    }
+    Ok(Some(value as usize))
+}
+
 /// Every name and value of an `application/x-www-form-urlencoded` query decodes to UTF-8.
 fn check_utf8(query: &str) -> Result<(), ApiError> {
     for pair in query.split('&') {
@@ -105,5 +128,21 @@ mod tests {
         assert!(check_utf8("flag&q=").is_ok());
         let bad = check_utf8("k=1&q=%FF%FEabc").unwrap_err().to_string();
         assert!(bad.contains("`q`") && bad.contains("UTF-8"), "{bad}");
+    }
+
+    #[test]
+    fn counts_may_be_written_as_whole_floats_but_not_as_fractions() {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default, deserialize_with = "whole_number")]
+            k: Option<usize>,
+        }
+        let k = |json: &str| serde_json::from_str::<Body>(json).map(|b| b.k);
+        assert_eq!(k(r#"{"k": 73.0}"#).unwrap(), Some(73));
+        assert_eq!(k(r#"{"k": 5}"#).unwrap(), Some(5));
+        assert_eq!(k(r#"{}"#).unwrap(), None);
+        assert!(k(r#"{"k": 7.5}"#).is_err() && k(r#"{"k": -1}"#).is_err());
+        let query: Body = serde_urlencoded::from_str("k=12").unwrap();
+        assert_eq!(query.k, Some(12));
     }
 }

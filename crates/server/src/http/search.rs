@@ -17,6 +17,7 @@ pub struct SearchParams {
     pub q: String,
     /// Passages to return (1 to 100; default 5).
     #[param(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "super::extract::whole_number")]
     pub k: Option<usize>,
 }
 
