@@ -12,6 +12,8 @@
 # `scripts/bench.sh llm` measures generated answers: the seed sets answered by
 # SmolLM2-135M-Instruct through llama.cpp's llama-server (scripts/llm-server.sh
 # builds it once per machine), beside the extractive answers.
+# `scripts/bench.sh formats` compares PDF text extractors on tests/documents
+# (scripts/pdf-extractors) and times `footnote ingest` of each format there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh >/dev/null
@@ -43,6 +45,22 @@ if [ "$MODE" = llm ]; then
     $FOOTNOTE eval --docs seeds --qa "$set" 2>/dev/null | sed -n 1,14p
     echo "### generative, SmolLM2-135M-Instruct Q4_1 on llama-server: $set"
     $FOOTNOTE eval --docs seeds --qa "$set" --llm-url "http://127.0.0.1:$port/v1" --llm-model smollm2 --llm-timeout 120 2>/dev/null | sed -n 1,16p
+  done
+  exit 0
+fi
+if [ "$MODE" = formats ]; then
+  cpu_line
+  echo "### PDF text extractors, best of 20 passes per file"
+  CARGO_TARGET_DIR="${PDF_EXTRACTORS_TARGET:-target/pdf-extractors}" cargo run -q --release \
+    --manifest-path scripts/pdf-extractors/Cargo.toml -- tests/documents/expected-sentences.tsv tests/documents/*.pdf
+  echo "### footnote ingest, one file into an empty index (fp32 model)"
+  echo "| file | last page cited | passages | time | of which embedding |"
+  echo "|---|---:|---:|---:|---:|"
+  for file in tests/documents/long-report.pdf tests/documents/two-columns.pdf tests/documents/ferries.docx tests/documents/orchard.odt; do
+    rm -rf "$WORK/formats"
+    $FOOTNOTE --data-dir "$WORK/formats" ingest --json "$file" > "$WORK/report.json"
+    pages=$($FOOTNOTE --data-dir "$WORK/formats" passages --json | python3 -c 'import json,sys; p=[x.get("page") for x in json.load(sys.stdin)["passages"]]; print(max(p) if p and p[0] else "-")')
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("| %s | %s | %d | %.2f s | %.2f s |" % (sys.argv[2], sys.argv[3], r["passages_written"], r["elapsed"], r["embedding"]))' "$WORK/report.json" "$(basename "$file")" "$pages"
   done
   exit 0
 fi

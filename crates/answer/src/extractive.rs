@@ -639,6 +639,8 @@ mod answer_tests {
                 position: 0,
                 start: 0,
                 end: text.chars().count(),
+                page: None,
+                section: None,
             },
             score,
         }

@@ -63,6 +63,10 @@ pub struct Citation {
     pub support: Option<f32>,
     /// Position of the passage in its document.
     pub position: usize,
+    /// The page the passage starts on (1-based); `null` for formats without pages.
+    /// Stored conversations from before pages were recorded read as `null`.
+    #[serde(default)]
+    pub page: Option<u32>,
     /// Character ranges of `text` that the answer uses, each `[start, end]`
     /// (end exclusive). Described to OpenAPI as pairs of integers: a tuple's
     /// schema (`prefixItems` with `items: false`) is more than generators read.
@@ -83,6 +87,7 @@ impl Citation {
             score: hit.score,
             support: None,
             position: hit.passage.position,
+            page: hit.passage.page,
             highlights: Vec::new(),
         }
     }

@@ -23,6 +23,11 @@ pub struct NewPassage {
     pub position: usize,
     /// Character span (start, end) in the document's cleaned text.
     pub span: (usize, usize),
+    /// The page the passage starts on (1-based), for formats with pages.
+    pub page: Option<u32>,
+    /// The heading of the section the passage sits in, for formats that mark
+    /// headings as structure (Word, OpenDocument).
+    pub section: Option<String>,
 }
 
 /// A stored passage with its document's metadata.
@@ -41,6 +46,12 @@ pub struct Passage {
     /// Character offsets of this passage in the document's cleaned text.
     pub start: usize,
     pub end: usize,
+    /// The page the passage starts on (1-based); absent for formats without pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// The heading of the section the passage sits in, where the format marks one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
 }
 
 /// A passage ranked for a question.

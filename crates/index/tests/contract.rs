@@ -113,7 +113,7 @@ fn passages(texts: &[&str]) -> Vec<NewPassage> {
         .map(|(position, text)| {
             let span = (start, start + text.chars().count());
             start = span.1 + 2;
-            NewPassage { text: text.to_string(), position, span }
+            NewPassage { text: text.to_string(), position, span, page: None, section: None }
         })
         .collect()
 }

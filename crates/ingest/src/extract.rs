@@ -1,5 +1,7 @@
 //! Turning each format into plain text whose paragraphs are separated by blank
-//! lines, plus whatever metadata the document itself carries.
+//! lines, plus whatever metadata the document itself carries. Text formats are
+//! read here; PDF ([`crate::pdf`]) and Word and OpenDocument ([`crate::office`])
+//! from their bytes.
 
 use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use scraper::{ElementRef, Html, Node, Selector};
@@ -12,13 +14,46 @@ pub struct Extracted {
     pub title: Option<String>,
     pub source: Option<String>,
     pub date: Option<String>,
+    /// Where pages or sections start in `text`, in order; empty for formats
+    /// that have neither.
+    pub regions: Vec<Region>,
 }
 
-pub fn extract(format: Format, raw: &str) -> Extracted {
+/// A stretch of the extracted text from `start` (a byte offset) to the next
+/// region: one page of a PDF, or one section of a Word file under its heading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub start: usize,
+    pub page: Option<u32>,
+    pub section: Option<String>,
+}
+
+/// Reads a file's bytes in its format: text formats are decoded first (the
+/// warning says when that needed a fallback), the others are read from their
+/// bytes. The error says why the file cannot be read (binary where text was
+/// expected, encrypted, no text layer, damaged).
+pub fn read(format: Format, bytes: &[u8]) -> Result<(Extracted, Option<String>), String> {
     match format {
-        Format::Text => Extracted { text: raw.to_string(), ..Default::default() },
-        Format::Markdown => markdown(raw),
-        Format::Html => html(raw),
+        Format::Pdf => crate::pdf::extract(bytes).map(|e| (e, None)),
+        Format::Docx => crate::office::docx(bytes).map(|e| (e, None)),
+        Format::Odt => crate::office::odt(bytes).map(|e| (e, None)),
+        Format::Text | Format::Markdown | Format::Html => {
+            let (text, warning) = crate::source::decode(bytes)?;
+            Ok((extract(format, &text), warning))
+        }
+    }
+}
+
+/// Extracts a text format from decoded text. A format stored as bytes, given
+/// as text, is read as plain text.
+pub fn extract(format: Format, raw: &str) -> Extracted {
+    // Stray control characters (a NUL, an escape) are never text; PostgreSQL
+    // cannot even store a NUL in the answers that would quote them.
+    let raw: String = raw.chars().filter(|&c| !crate::source::is_stray_control(c)).collect();
+    match format {
+        Format::Markdown => markdown(&raw),
+        Format::Html => html(&raw),
+        Format::Text | Format::Pdf | Format::Docx | Format::Odt => Extracted { text: raw, ..Default::default() },
     }
 }
 
@@ -93,7 +128,7 @@ fn html(raw: &str) -> Extracted {
         .unwrap_or_else(|| document.root_element());
     let mut text = String::new();
     walk(root, &mut text);
-    Extracted { text, title, source, date }
+    Extracted { text, title, source, date, regions: Vec::new() }
 }
 
 fn walk(element: ElementRef, out: &mut String) {

@@ -1,15 +1,23 @@
-//! Ingestion: files and folders in, clean embedded passages in the index out.
+//! Ingestion: files, folders and web pages in, clean embedded passages in the
+//! index out.
 //!
 //! [`Ingestor::ingest`] walks the paths ([`source`]), turns each file into plain
-//! paragraphs ([`extract`], [`clean`]), cuts them into passages that fit the
-//! model ([`split`]), and writes each new or changed document to the [`Index`].
+//! paragraphs ([`extract`]: text formats here, PDF in [`pdf`], Word and
+//! OpenDocument in [`office`]; then [`clean`]), cuts them into passages that fit
+//! the model ([`split`]), finds the page and section each passage came from
+//! ([`place`]), and writes each new or changed document to the [`Index`].
 //! Unchanged documents (same content hash, all passages present) are skipped.
-//! Uploads take the same path from memory: [`Ingestor::ingest_documents`].
+//! Uploads and fetched pages ([`web`]) take the same path from memory:
+//! [`Ingestor::ingest_documents`].
 
 pub mod clean;
 mod extract;
+mod office;
+mod pdf;
+mod place;
 mod source;
 mod split;
+pub mod web;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -68,6 +76,22 @@ pub struct IngestReport {
     pub embedding: Duration,
     #[serde(serialize_with = "seconds")]
     pub elapsed: Duration,
+}
+
+impl IngestReport {
+    /// Adds what another run did to this one (files, then fetched pages).
+    pub fn absorb(&mut self, other: IngestReport) {
+        self.added += other.added;
+        self.replaced += other.replaced;
+        self.unchanged += other.unchanged;
+        self.skipped.extend(other.skipped);
+        self.warnings.extend(other.warnings);
+        self.passages_written += other.passages_written;
+        self.word_pieces_embedded += other.word_pieces_embedded;
+        self.duplicates_dropped += other.duplicates_dropped;
+        self.embedding += other.embedding;
+        self.elapsed += other.elapsed;
+    }
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -159,15 +183,15 @@ impl<'a> Ingestor<'a> {
         progress: &dyn Progress,
     ) -> Result<(), Error> {
         let report = &mut batch.report;
-        let (text, warning) = match source::decode(raw) {
-            Ok(decoded) => decoded,
+        let (extracted, warning) = match extract::read(format, raw) {
+            Ok(read) => read,
             Err(reason) => {
                 report.skipped.push((label.to_path_buf(), reason));
                 progress.document_done(id, 0);
                 return Ok(());
             }
         };
-        let mut document = self.prepare(id, format, &text, metadata, file_stem);
+        let mut document = self.prepare_extracted(id, extracted, metadata, file_stem);
         if let Some(warning) = warning {
             document.warnings.push(warning);
         }
@@ -205,7 +229,7 @@ impl<'a> Ingestor<'a> {
     fn write_group(&self, documents: Vec<PreparedDocument>, report: &mut IngestReport, progress: &dyn Progress) -> Result<(), Error> {
         let texts: Vec<String> = documents
             .iter()
-            .flat_map(|d| d.passages.iter().map(|p| embedding_text(&d.meta.title, &p.text)))
+            .flat_map(|d| d.passages.iter().map(|p| embedding_text(&d.meta.title, p.section.as_deref(), &p.text)))
             .collect();
         let embedding_started = Instant::now();
         let mut vectors = self.index.embedder().embed_passages(&texts)?.into_iter();
@@ -232,14 +256,23 @@ impl<'a> Ingestor<'a> {
         metadata: &ManifestEntry,
         file_stem: Option<&std::ffi::OsStr>,
     ) -> PreparedDocument {
-        // Stray control characters (a NUL, an escape) are never text; PostgreSQL
-        // cannot even store a NUL in the answers that would quote them.
-        let raw: String = raw.chars().filter(|&c| !source::is_stray_control(c)).collect();
-        let extracted = extract::extract(format, &raw);
+        self.prepare_extracted(id, extract::extract(format, raw), metadata, file_stem)
+    }
+
+    fn prepare_extracted(
+        &self,
+        id: &str,
+        extracted: extract::Extracted,
+        metadata: &ManifestEntry,
+        file_stem: Option<&std::ffi::OsStr>,
+    ) -> PreparedDocument {
+        let extracted = place::without_stray_controls(extracted);
         let cleaned = clean::clean(&extracted.text, &self.lexicon);
         let embedder = self.index.embedder();
         let count = |text: &str| embedder.count_word_pieces(text);
-        let split = split::split(&cleaned.paragraphs, &count, embedder.max_word_pieces());
+        let section_starts = place::section_starts(&extracted.text, &extracted.regions, &cleaned.paragraphs);
+        let mut split = split::split(&cleaned.paragraphs, &section_starts, &count, embedder.max_word_pieces());
+        place::place(&extracted.text, &extracted.regions, &mut split.passages);
         let title = metadata
             .title
             .clone()
@@ -269,17 +302,29 @@ impl<'a> Ingestor<'a> {
 const EMBEDDED_TITLE_CHARS: usize = 200;
 
 /// What the dense model reads for a passage: the passage under its document's
-/// title, so that a passage that never names its subject is still found by it.
-fn embedding_text(title: &str, passage: &str) -> String {
-    if passage.starts_with(title) {
-        return passage.to_string();
+/// title, and under its section's headings where the format marks them, so that
+/// a passage that never names its subject is still found by it.
+fn embedding_text(title: &str, section: Option<&str>, passage: &str) -> String {
+    let mut heading = String::new();
+    if !passage.starts_with(title) {
+        heading.push_str(within(title, EMBEDDED_TITLE_CHARS));
     }
-    let title = match title.char_indices().nth(EMBEDDED_TITLE_CHARS) {
-        // Cut at the last word boundary inside the limit.
-        Some((end, _)) => title[..end].rsplit_once(' ').map_or(&title[..end], |(head, _)| head),
-        None => title,
-    };
-    format!("{title}\n\n{passage}")
+    // The innermost heading may open the passage itself; the path above it still helps.
+    if let Some(section) = section.filter(|s| !passage.starts_with(*s)) {
+        if !heading.is_empty() {
+            heading.push('\n');
+        }
+        heading.push_str(within(section, EMBEDDED_TITLE_CHARS));
+    }
+    if heading.is_empty() { passage.to_string() } else { format!("{heading}\n\n{passage}") }
+}
+
+/// At most `limit` characters of `text`, cut at the last word boundary inside it.
+fn within(text: &str, limit: usize) -> &str {
+    match text.char_indices().nth(limit) {
+        Some((end, _)) => text[..end].rsplit_once(' ').map_or(&text[..end], |(head, _)| head),
+        None => text,
+    }
 }
 
 /// A title or source as one line of text: control characters and runs of
@@ -301,6 +346,16 @@ fn content_hash(title: &str, source: Option<&str>, date: Option<&str>, passages:
     for passage in passages {
         hasher.update(passage.text.as_bytes());
         hasher.update(&[0]);
+        // Only formats with pages or sections add these, so the hash of a text
+        // document is what it was before they existed.
+        if let Some(page) = passage.page {
+            hasher.update(&page.to_le_bytes());
+            hasher.update(&[1]);
+        }
+        if let Some(section) = &passage.section {
+            hasher.update(section.as_bytes());
+            hasher.update(&[2]);
+        }
     }
     hasher.finalize().to_hex()[..32].to_string()
 }
@@ -311,13 +366,19 @@ mod tests {
 
     #[test]
     fn the_title_leads_the_passage_unless_it_runs_away() {
-        assert_eq!(embedding_text("Elections", "Voters went to the polls."), "Elections\n\nVoters went to the polls.");
-        assert_eq!(embedding_text("Elections", "Elections in 2019 were early."), "Elections in 2019 were early.");
-        let runaway = embedding_text(&"overlong title words ".repeat(100), "The passage.");
+        assert_eq!(embedding_text("Elections", None, "Voters went to the polls."), "Elections\n\nVoters went to the polls.");
+        assert_eq!(embedding_text("Elections", None, "Elections in 2019 were early."), "Elections in 2019 were early.");
+        let runaway = embedding_text(&"overlong title words ".repeat(100), None, "The passage.");
         let (title, passage) = runaway.split_once("\n\n").unwrap();
         assert_eq!(passage, "The passage.");
         assert!(title.split(' ').all(|word| ["overlong", "title", "words"].contains(&word)), "cut inside a word: {title:?}");
         assert!(runaway.chars().count() <= EMBEDDED_TITLE_CHARS + "\n\nThe passage.".len());
+    }
+
+    #[test]
+    fn a_passage_reads_under_its_section_too() {
+        assert_eq!(embedding_text("Ferries", Some("Ferries › Fares"), "Paid on board."), "Ferries\nFerries › Fares\n\nPaid on board.");
+        assert_eq!(embedding_text("Ferries", Some("Fares"), "Fares are paid on board."), "Ferries\n\nFares are paid on board.");
     }
 
     #[test]

@@ -17,13 +17,37 @@ pub enum Format {
     Text,
     Markdown,
     Html,
+    Pdf,
+    /// Word (Office Open XML).
+    Docx,
+    /// OpenDocument text.
+    Odt,
 }
 
 impl Format {
     /// The formats read, as error messages name them.
-    pub const READABLE: &str = ".txt, .md and .html";
+    pub const READABLE: &str = ".txt, .md, .html, .pdf, .docx and .odt";
     /// Why a file in another format is not read.
-    pub const UNREADABLE: &str = "not a .txt, .md or .html file";
+    pub const UNREADABLE: &str = "not a .txt, .md, .html, .pdf, .docx or .odt file";
+
+    /// Whether the format is read from bytes rather than decoded as text.
+    pub fn is_binary(self) -> bool {
+        matches!(self, Format::Pdf | Format::Docx | Format::Odt)
+    }
+
+    /// The format a media type (an HTTP `Content-Type`) names, if it is one we read.
+    pub fn from_media_type(media_type: &str) -> Option<Format> {
+        let essence = media_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "text/plain" => Some(Format::Text),
+            "text/markdown" | "text/x-markdown" => Some(Format::Markdown),
+            "text/html" | "application/xhtml+xml" => Some(Format::Html),
+            "application/pdf" => Some(Format::Pdf),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => Some(Format::Docx),
+            "application/vnd.oasis.opendocument.text" => Some(Format::Odt),
+            _ => None,
+        }
+    }
 
     /// The format a file name's extension says, if it is one we read.
     pub fn from_file_name(name: &str) -> Option<Format> {
@@ -36,6 +60,9 @@ impl Format {
             "txt" | "text" => Some(Format::Text),
             "md" | "markdown" => Some(Format::Markdown),
             "html" | "htm" => Some(Format::Html),
+            "pdf" => Some(Format::Pdf),
+            "docx" => Some(Format::Docx),
+            "odt" => Some(Format::Odt),
             _ => None,
         }
     }

@@ -21,13 +21,16 @@ pub struct Split {
 /// Splits paragraphs into passages of at most `max_word_pieces` as counted by
 /// `count`: a paragraph is one passage when it fits, otherwise it is cut at
 /// sentence boundaries (and a sentence longer than the limit at word boundaries).
-/// Repeated paragraphs are kept once.
-pub fn split(paragraphs: &[String], count: &dyn Fn(&str) -> usize, max_word_pieces: usize) -> Split {
+/// Repeated paragraphs are kept once. A paragraph marked in `section_starts`
+/// (a heading, for formats that mark them) always starts a passage.
+pub fn split(paragraphs: &[String], section_starts: &[bool], count: &dyn Fn(&str) -> usize, max_word_pieces: usize) -> Split {
     let mut seen = HashSet::new();
     let mut text = String::new();
     let mut duplicates = 0;
     let mut units: Vec<(Range<usize>, usize)> = Vec::new();
-    for paragraph in paragraphs {
+    // Byte offsets in `text` where a section starts.
+    let mut boundaries: HashSet<usize> = HashSet::new();
+    for (index, paragraph) in paragraphs.iter().enumerate() {
         if !seen.insert(duplicate_key(paragraph)) {
             duplicates += 1;
             continue;
@@ -37,6 +40,9 @@ pub fn split(paragraphs: &[String], count: &dyn Fn(&str) -> usize, max_word_piec
         }
         let start = text.len();
         text.push_str(paragraph);
+        if section_starts.get(index).copied().unwrap_or(false) {
+            boundaries.insert(start);
+        }
         // A short unit before this paragraph (a heading) must be able to join the
         // first piece, so leave room for it when the paragraph has to be cut.
         let budget = match units.last() {
@@ -48,7 +54,7 @@ pub fn split(paragraphs: &[String], count: &dyn Fn(&str) -> usize, max_word_piec
             units.push((range.clone(), count(&text[range])));
         }
     }
-    let ranges = merge_short(&text, units, count, max_word_pieces);
+    let ranges = merge_short(&text, units, &boundaries, count, max_word_pieces);
     let mut word_pieces = 0;
     let passages = ranges
         .into_iter()
@@ -58,7 +64,7 @@ pub fn split(paragraphs: &[String], count: &dyn Fn(&str) -> usize, max_word_piec
             let start = text[..range.start].chars().count();
             let passage = text[range].to_string();
             let end = start + passage.chars().count();
-            NewPassage { text: passage, position, span: (start, end) }
+            NewPassage { text: passage, position, span: (start, end), page: None, section: None }
         })
         .collect();
     Split { text, passages, duplicates, word_pieces }
@@ -109,10 +115,12 @@ fn cut_at_words(text: &str, range: Range<usize>, count: &dyn Fn(&str) -> usize, 
 }
 
 /// Joins passages under [`MIN_WORD_PIECES`] to the following one (a heading to
-/// its section), or to the preceding one at the end of a document.
+/// its section), or to the preceding one at the end of a document; never
+/// across the start of a section.
 fn merge_short(
     text: &str,
     units: Vec<(Range<usize>, usize)>,
+    boundaries: &HashSet<usize>,
     count: &dyn Fn(&str) -> usize,
     max: usize,
 ) -> Vec<(Range<usize>, usize)> {
@@ -120,6 +128,10 @@ fn merge_short(
     let mut pending: Option<(Range<usize>, usize)> = None;
     for unit in units {
         let current = match pending.take() {
+            Some(short) if boundaries.contains(&unit.0.start) => {
+                merged.push(short);
+                unit
+            }
             Some(short) => {
                 let joined = short.0.start..unit.0.end;
                 let pieces = count(&text[joined.clone()]);
@@ -140,7 +152,7 @@ fn merge_short(
     }
     if let Some(short) = pending {
         match merged.last_mut() {
-            Some(last) if count(&text[last.0.start..short.0.end]) <= max => {
+            Some(last) if !boundaries.contains(&short.0.start) && count(&text[last.0.start..short.0.end]) <= max => {
                 last.0.end = short.0.end;
                 last.1 = count(&text[last.0.clone()]);
             }
@@ -162,7 +174,7 @@ mod tests {
     fn long_paragraphs_are_cut_at_sentences_and_short_ones_joined() {
         let long = "One two three four five six. ".repeat(10);
         let paragraphs = vec!["Heading".to_string(), long.trim().to_string(), "Tail.".to_string()];
-        let split = split(&paragraphs, &words, 30);
+        let split = split(&paragraphs, &[], &words, 30);
         assert!(split.passages.iter().all(|p| words(&p.text) <= 30), "{:?}", split.passages);
         assert!(split.passages[0].text.starts_with("Heading\n\nOne two"));
         assert!(split.passages.last().unwrap().text.ends_with("Tail."));
@@ -178,16 +190,24 @@ mod tests {
         let body = "One two three four five six seven. ".repeat(3);
         let paragraphs = vec!["A heading".to_string(), body.trim().to_string()];
         // The paragraph alone (3 × 7 words + 2) fits 30; with the heading it does not.
-        let split = split(&paragraphs, &words, 30);
+        let split = split(&paragraphs, &[], &words, 30);
         assert!(split.passages.iter().all(|p| words(&p.text) <= 30), "{:?}", split.passages);
         assert!(split.passages[0].text.starts_with("A heading\n\nOne two"), "{:?}", split.passages);
         assert!(split.passages.iter().all(|p| words(&p.text) > 4), "a heading stands alone: {:?}", split.passages);
     }
 
     #[test]
+    fn short_sections_stay_apart() {
+        let paragraphs: Vec<String> = ["Fares", "Paid on board.", "Safety", "Every passenger is counted."].map(String::from).to_vec();
+        let split = split(&paragraphs, &[false, false, true, false], &words, 100);
+        let texts: Vec<&str> = split.passages.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["Fares\n\nPaid on board.", "Safety\n\nEvery passenger is counted."]);
+    }
+
+    #[test]
     fn a_sentence_longer_than_the_limit_is_cut_at_words() {
         let sentence = "word ".repeat(100);
-        let split = split(&[sentence.trim().to_string()], &words, 30);
+        let split = split(&[sentence.trim().to_string()], &[], &words, 30);
         assert!(split.passages.len() >= 4);
         assert!(split.passages.iter().all(|p| words(&p.text) <= 30));
     }
@@ -195,7 +215,7 @@ mod tests {
     #[test]
     fn near_duplicate_paragraphs_are_kept_once() {
         let paragraphs = ["The vote, on June 9.".to_string(), "the  vote on June 9".to_string(), "Other.".to_string()];
-        let split = split(&paragraphs, &words, 100);
+        let split = split(&paragraphs, &[], &words, 100);
         assert_eq!(split.duplicates, 1);
         assert!(!split.text.contains("the  vote"));
     }

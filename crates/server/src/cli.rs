@@ -360,16 +360,54 @@ impl AnswerArgs {
     }
 }
 
+/// How `ingest` reads a site from a URL.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CrawlArgs {
+    /// Follow links from each URL to other pages of the same site, honouring its robots.txt.
+    #[arg(long)]
+    pub crawl: bool,
+    /// How many links deep a crawl goes from the first page.
+    #[arg(long, default_value_t = 2, requires = "crawl")]
+    pub depth: usize,
+    /// The most pages one crawl fetches.
+    #[arg(long, default_value_t = 50, requires = "crawl", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_pages: u64,
+    /// Seconds to wait between two requests to the site (robots.txt may ask for longer).
+    #[arg(long, default_value_t = 1.0, requires = "crawl", value_parser = non_negative_seconds)]
+    pub crawl_delay: f64,
+}
+
+fn non_negative_seconds(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=3600.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!("{value:?} is not a number of seconds from 0 to 3600")),
+    }
+}
+
+impl CrawlArgs {
+    pub fn limits(&self) -> footnote_ingest::web::Crawl {
+        footnote_ingest::web::Crawl {
+            depth: self.depth,
+            max_pages: self.max_pages as usize,
+            delay: std::time::Duration::from_secs_f64(self.crawl_delay),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web chat page and the JSON API (the main job).
     Serve(ServeArgs),
     /// Print the effective settings of `serve` and where each comes from (secrets masked).
     Config(ServeArgs),
-    /// Add files and folders (.txt, .md, .html) to the index; unchanged documents are skipped.
+    /// Add files, folders and web pages (.txt, .md, .html, .pdf, .docx, .odt, http(s) URLs) to the
+    /// index; unchanged documents are skipped.
     Ingest {
-        #[arg(required = true)]
+        /// Files, folders (read recursively) and http(s) URLs.
+        #[arg(required = true, value_name = "PATH_OR_URL")]
         paths: Vec<PathBuf>,
+        #[command(flatten)]
+        crawl: CrawlArgs,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,

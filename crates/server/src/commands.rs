@@ -10,11 +10,11 @@ use std::io::Write;
 use footnote_answer::{AnswerEvent, AskRequest, Turn};
 use footnote_judge::Sessions;
 use footnote_index::{Embedder, Index, Location};
-use footnote_ingest::{Format, IngestReport, Ingestor};
+use footnote_ingest::{Format, IngestReport, Ingestor, web};
 use footnote_retrieval::{Query, RankingSpec, Retriever};
 use serde_json::json;
 
-use crate::cli::{AnswerArgs, Settings};
+use crate::cli::{AnswerArgs, CrawlArgs, Settings};
 use crate::progress::IngestBar;
 
 pub fn open_index(settings: &Settings) -> anyhow::Result<Index> {
@@ -27,19 +27,42 @@ pub fn open_serving_index(settings: &Settings, embedding_sessions: usize) -> any
     Ok(Index::open_with(&settings.location(), embedder)?)
 }
 
-pub fn ingest(settings: &Settings, paths: &[PathBuf], json: bool) -> anyhow::Result<()> {
+pub fn ingest(settings: &Settings, arguments: &[PathBuf], crawl: &CrawlArgs, json: bool) -> anyhow::Result<()> {
+    let (urls, paths): (Vec<&PathBuf>, Vec<&PathBuf>) = arguments.iter().partition(|a| web::is_url(&a.to_string_lossy()));
+    let paths: Vec<PathBuf> = paths.into_iter().cloned().collect();
     // Check the paths before touching the data directory, so a typo creates nothing.
     // A file named on its own must be one we read; in a folder such files are skipped.
-    for path in paths {
+    for path in &paths {
         let metadata = std::fs::metadata(path).with_context(|| format!("cannot ingest {}", path.display()))?;
         let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         if metadata.is_file() && Format::from_file_name(&name).is_none() {
             anyhow::bail!("cannot ingest {}: {}", path.display(), Format::UNREADABLE);
         }
     }
+    anyhow::ensure!(!crawl.crawl || !urls.is_empty(), "--crawl needs a URL to start from");
+    // Fetch before opening the index too: an unreachable URL stores nothing.
+    let mut fetched = web::Fetched::default();
+    let mut named = paths.clone();
+    for url in urls {
+        let url = url.to_string_lossy();
+        let pages = if crawl.crawl {
+            web::crawl(&url, &crawl.limits(), &mut |page| tracing::info!("fetching {page}"))?
+        } else {
+            web::fetch_page(&url)?
+        };
+        named.extend(pages.documents.first().map(|d| PathBuf::from(&d.id)));
+        fetched.documents.extend(pages.documents);
+        fetched.skipped.extend(pages.skipped);
+    }
     let index = open_index(settings)?;
-    let report = Ingestor::new(&index).ingest(paths, &IngestBar::new())?;
-    for (path, reason) in &report.skipped {
+    let ingestor = Ingestor::new(&index);
+    let mut report = if paths.is_empty() { IngestReport::default() } else { ingestor.ingest(&paths, &IngestBar::new())? };
+    if !fetched.documents.is_empty() {
+        report.absorb(ingestor.ingest_documents(&fetched.documents, &IngestBar::new())?);
+    }
+    report.skipped.extend(fetched.skipped);
+    // What was named on its own and skipped is the command's error, said once, below.
+    for (path, reason) in report.skipped.iter().filter(|(skipped, _)| !named.contains(skipped)) {
         tracing::warn!("skipped {}: {reason}", path.display());
     }
     for warning in &report.warnings {
@@ -51,7 +74,7 @@ pub fn ingest(settings: &Settings, paths: &[PathBuf], json: bool) -> anyhow::Res
         print_summary(&report);
     }
     // A file named on its own that yielded nothing is a failure, not a skip.
-    if let Some((path, reason)) = report.skipped.iter().find(|(skipped, _)| paths.contains(skipped)) {
+    if let Some((path, reason)) = report.skipped.iter().find(|(skipped, _)| named.contains(skipped)) {
         anyhow::bail!("cannot ingest {}: {reason}", path.display());
     }
     Ok(())
@@ -121,7 +144,8 @@ pub fn ask(
     }
     for c in &response.answer.citations {
         let source = c.source.as_deref().map(|s| format!(" — {s}")).unwrap_or_default();
-        println!("[{}] {}{} ({}, passage {})", c.n, c.title, source, c.doc_id, c.position);
+        let page = c.page.map(|page| format!("p. {page}, ")).unwrap_or_default();
+        println!("[{}] {}{} ({}, {page}passage {})", c.n, c.title, source, c.doc_id, c.position);
         println!("    {}", shorten(&highlight(&c.text, &c.highlights), 600));
     }
     Ok(())

@@ -38,7 +38,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FOOTNOTE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,qdrant_edge=error")),
+                // pdf_oxide logs what it meets in a damaged or encrypted file;
+                // ingest reports each such file once, with the reason.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,qdrant_edge=error,pdf_oxide=off")),
         )
         .init();
     let parsed = match config::parse::<Cli>(std::env::args_os().collect()) {
@@ -71,7 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(serve) => serve::run(settings, &serve),
         Command::Config(_) => unreachable!("handled before"),
-        Command::Ingest { paths, json } => commands::ingest(settings, &paths, json),
+        Command::Ingest { paths, crawl, json } => commands::ingest(settings, &paths, &crawl, json),
         Command::Search { question, k, documents, ranking, json } => {
             commands::search(settings, &question, k, documents, ranking, json)
         }

@@ -243,10 +243,30 @@ async fn documents_are_added_shown_asked_about_and_deleted() {
     assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.text().await);
     let (_, hits) = get_json(&server, "/api/v1/search?q=where%20do%20steppe%20eagles%20nest&k=2").await;
     assert_eq!(hits["results"][0]["doc_id"], "eagles.md", "{hits:#}");
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(vec![0u8; 10]).file_name("scan.pdf"));
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(vec![0u8; 10]).file_name("tool.exe"));
     let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).multipart(form).send().await.unwrap();
     let status = response.status();
     assert_problem(status, &response.json().await.unwrap(), 415, ".pdf");
+    // A PDF, read as `footnote ingest` reads it: its citations name their page.
+    let report = std::fs::read(common::repo().join("tests/documents/long-report.pdf")).unwrap();
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(report).file_name("long-report.pdf"));
+    let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "{:?}", response.text().await);
+    let (_, hits) = get_json(&server, "/api/v1/search?q=when%20was%20the%20Kestrel%20Point%20lighthouse%20first%20lit&k=1").await;
+    assert_eq!(hits["results"][0]["doc_id"], "long-report.pdf", "{hits:#}");
+    let page_number = hits["results"][0]["page"].as_u64().expect("a PDF passage has a page");
+    assert!(page_number > 10, "{hits:#}");
+    let asked = client().post(server.url("/")).form(&[("question", "When was the Kestrel Point lighthouse first lit?")]).send().await.unwrap();
+    let location = asked.headers()["location"].to_str().unwrap().to_string();
+    let html = client().get(server.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("<span class=\"where\">p. {page_number}</span>")), "the page does not show the page number");
+    // A damaged one is refused with the reason, and nothing is stored.
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"%PDF-1.7\n%garbage".to_vec()).file_name("broken.pdf"));
+    let response = client().post(server.url("/api/v1/documents")).bearer_auth(TOKEN).multipart(form).send().await.unwrap();
+    let status = response.status();
+    assert_problem(status, &response.json().await.unwrap(), 422, "broken.pdf");
+    let (status, _) = get_json(&server, "/api/v1/documents/broken.pdf").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A title without letters or digits still gives an id its routes reach,
     // and a second such title does not replace the first.

@@ -314,10 +314,10 @@ fn errors_are_one_clear_line_naming_the_problem() {
 
     // A file named on its own that footnote cannot read fails the command, naming it.
     let odd = TempDir::new().unwrap();
-    let pdf = odd.path().join("report.pdf");
-    std::fs::write(&pdf, b"%PDF-1.7 not really").unwrap();
-    let unreadable = failure(footnote(data.path()).arg("ingest").arg(&pdf));
-    assert!(unreadable.contains("report.pdf") && unreadable.contains("not a .txt, .md or .html file"), "{unreadable}");
+    let sheet = odd.path().join("report.xlsx");
+    std::fs::write(&sheet, b"PK not really").unwrap();
+    let unreadable = failure(footnote(data.path()).arg("ingest").arg(&sheet));
+    assert!(unreadable.contains("report.xlsx") && unreadable.contains("not a .txt, .md, .html, .pdf, .docx or .odt file"), "{unreadable}");
     assert_eq!(unreadable.trim().lines().count(), 1, "{unreadable}");
     let empty = odd.path().join("empty.txt");
     std::fs::write(&empty, "  \n").unwrap();
@@ -547,4 +547,224 @@ fn config_shows_each_setting_with_its_source_and_masks_secrets() {
     std::fs::write(&file, "rate_limits = 5\n").unwrap();
     let error = failure(footnote(dir.path()).env("FOOTNOTE_CONFIG", &file).arg("config"));
     assert!(error.contains("rate_limits"), "{error}");
+}
+
+// Documents in other formats: PDF, Word, OpenDocument and web pages. The files
+// are in tests/documents (made by its make.py); the web pages are served by a
+// small HTTP server on loopback.
+
+fn documents() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/documents")
+}
+
+/// The passages of one document, ingested alone into a fresh index.
+fn ingested_alone(name: &str) -> (TempDir, Vec<Value>) {
+    let data = TempDir::new().unwrap();
+    let report = ingest(data.path(), &documents().join(name));
+    assert_eq!(report["added"], 1, "{report}");
+    let found = passages(data.path(), Some(name));
+    assert!(!found.is_empty());
+    (data, found)
+}
+
+fn squeezed(passages: &[Value]) -> String {
+    texts(passages).join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn a_long_pdf_loses_its_running_headers_and_cites_the_page_of_a_late_fact() {
+    let (data, found) = ingested_alone("long-report.pdf");
+    let pages: Vec<u64> = found.iter().map(|p| p["page"].as_u64().expect("every PDF passage has a page")).collect();
+    assert!(pages.windows(2).all(|w| w[0] <= w[1]), "pages out of order: {pages:?}");
+    let last = *pages.last().unwrap();
+    assert!(last >= 15, "{pages:?}");
+    let all = texts(&found).join("\n");
+    // Chromium printed a date and the title at the top of every page, the file
+    // URL and "n/N" at the bottom.
+    for furniture in ["AM Annual Harbour Report", "file://", "page.html", &format!("/{last}")] {
+        assert!(!all.contains(furniture), "{furniture:?} survived into a passage");
+    }
+    assert!(all.contains("Chapter 14 of the harbour report covers the works of year 1914."));
+    let docs = json_output(footnote(data.path()).args(["docs", "--json"]));
+    assert_eq!(docs["documents"][0]["title"], "Annual Harbour Report");
+
+    let answer = ask(data.path(), "When was the Kestrel Point lighthouse first lit?", &[]);
+    let citation = &answer["citations"][0];
+    assert!(citation["text"].as_str().unwrap().contains("9 November 1927"), "{answer:#}");
+    let lighthouse = found.iter().find(|p| p["text"].as_str().unwrap().contains("Kestrel Point")).unwrap();
+    assert_eq!(citation["page"], lighthouse["page"], "{answer:#}");
+    assert_eq!(citation["page"].as_u64(), Some(last), "{answer:#}");
+    let output = footnote(data.path()).args(["ask", "When was the Kestrel Point lighthouse first lit?"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("p. {last}, ")));
+}
+
+#[test]
+fn two_column_pdfs_read_column_by_column() {
+    // One printed by Chromium, one that draws each line across both columns.
+    for name in ["two-columns.pdf", "two-columns-interleaved.pdf"] {
+        let (_data, found) = ingested_alone(name);
+        let text = squeezed(&found);
+        for sentence in [
+            "The Larkspur Valley survey began in the spring of 1911, when three surveyors walked the length of the river with chains and a theodolite.",
+            "Their field books, kept in the county archive, record a flood in the second week of June that carried away the footbridge below the church.",
+            "Its single track climbed the northern pass through eleven tunnels, the longest of which was dug by hand over a winter the valley still calls the hardest on record.",
+        ] {
+            assert!(text.contains(sentence), "{name}: {sentence:?} not read whole from\n{text}");
+        }
+        let survey = text.find("The Larkspur Valley survey").unwrap();
+        let railway = text.find("The Larkspur railway opened").unwrap();
+        assert!(survey < railway, "{name}: the right column came first");
+        assert!(found.iter().all(|p| p["page"] == 1));
+    }
+}
+
+#[test]
+fn word_and_opendocument_files_keep_headings_tables_and_titles() {
+    let (data, found) = ingested_alone("ferries.docx");
+    let docs = json_output(footnote(data.path()).args(["docs", "--json"]));
+    assert_eq!(docs["documents"][0]["title"], "Island Ferries Handbook");
+    let text = squeezed(&found);
+    assert!(text.contains("Ferry: Osprey; Crossing time: 40 minutes; Fare: 12 crowns."), "{text}");
+    assert!(text.contains("Ferry: Heron; Crossing time: 55 minutes; Fare: 9 crowns."), "{text}");
+    let section_of = |passages: &[Value], words: &str| {
+        passages.iter().find(|p| p["text"].as_str().unwrap().contains(words)).map(|p| p["section"].clone()).unwrap()
+    };
+    assert_eq!(section_of(&found, "Every passenger is counted"), "Island Ferries › Safety");
+    assert!(found.iter().all(|p| p["page"].is_null()));
+    let answer = ask(data.path(), "What is the crossing time of the Heron ferry?", &[]);
+    assert!(answer["citations"][0]["text"].as_str().unwrap().contains("55 minutes"), "{answer:#}");
+
+    let (data, found) = ingested_alone("orchard.odt");
+    let docs = json_output(footnote(data.path()).args(["docs", "--json"]));
+    assert_eq!(docs["documents"][0]["title"], "Orchard Keeping Notes");
+    let text = squeezed(&found);
+    assert!(text.contains("Variety: Bramley; Picked: October."), "{text}");
+    assert!(text.contains("pruned in February"), "{text}");
+    assert!(section_of(&found, "Variety: Bramley").as_str().unwrap().ends_with("Harvest"));
+}
+
+#[test]
+fn unreadable_pdfs_are_named_with_their_reason_and_the_batch_goes_on() {
+    let folder = TempDir::new().unwrap();
+    for name in ["scanned.pdf", "encrypted.pdf", "two-columns.pdf"] {
+        std::fs::copy(documents().join(name), folder.path().join(name)).unwrap();
+    }
+    let whole = std::fs::read(documents().join("long-report.pdf")).unwrap();
+    std::fs::write(folder.path().join("truncated.pdf"), &whole[..whole.len() / 2]).unwrap();
+
+    let reasons = [("scanned.pdf", "no text layer"), ("encrypted.pdf", "encrypted"), ("truncated.pdf", "cut short")];
+    let data = TempDir::new().unwrap();
+    for (name, reason) in reasons {
+        let error = failure(footnote(data.path()).arg("ingest").arg(folder.path().join(name)));
+        assert!(error.contains(name) && error.contains(reason), "{error}");
+        assert_eq!(error.trim().lines().count(), 1, "{error}");
+    }
+    let report = ingest(data.path(), folder.path());
+    assert_eq!(report["added"], 1, "{report}");
+    let skipped = report["skipped"].as_array().unwrap();
+    for (name, reason) in reasons {
+        assert!(
+            skipped.iter().any(|s| s[0].as_str().unwrap().ends_with(name) && s[1].as_str().unwrap().contains(reason)),
+            "{name} not listed with {reason:?}: {report}"
+        );
+    }
+}
+
+/// A small site on loopback: what it serves, and every request it was sent
+/// (path and when).
+struct Site {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<(String, std::time::Instant)>>>,
+}
+
+impl Site {
+    fn serve(pages: &'static [(&'static str, &'static str, &'static str)]) -> Site {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap() == 0 || header.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                log.lock().unwrap().push((path.clone(), std::time::Instant::now()));
+                let response = match pages.iter().find(|(p, _, _)| *p == path) {
+                    Some((_, kind, body)) => format!("HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+                    None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+                };
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        Site { url, requests }
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.requests.lock().unwrap().iter().map(|(p, _)| p.clone()).collect()
+    }
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+#[test]
+fn a_crawl_stays_on_the_site_obeys_robots_txt_and_waits_between_requests() {
+    static PAGES: &[(&str, &str, &str)] = &[
+        ("/robots.txt", "text/plain", "User-agent: *\nDisallow: /private/\n"),
+        ("/", HTML, "<html><head><title>Marsh Wardens</title></head><body><main><p>The marsh wardens count the geese every winter.</p>\
+            <a href='/birds.html'>Birds</a> <a href='tides.html#today'>Tides</a> <a href='/private/pay.html'>Pay</a>\
+            <a href='http://example.invalid/elsewhere'>Elsewhere</a> <a href='/logo.png'>Logo</a></main></body></html>"),
+        ("/birds.html", HTML, "<html><head><title>Birds</title><link rel='canonical' href='/birds'></head><body><main>\
+            <p>Brent geese arrive on the marsh in October and leave in March.</p><a href='/deep/one.html'>More</a></main></body></html>"),
+        ("/tides.html", HTML, "<html><head><title>Tides</title></head><body><main><p>Spring tides flood the lower marsh twice a month.</p>\
+            <a href='/'>Home</a></main></body></html>"),
+        ("/deep/one.html", HTML, "<html><head><title>Deep</title></head><body><main><p>The heron colony nests in the alders.</p>\
+            <a href='/deep/two.html'>Deeper</a></main></body></html>"),
+        ("/deep/two.html", HTML, "<html><body><main><p>Beyond the crawl depth: the otters of the lower marsh.</p></main></body></html>"),
+        ("/private/pay.html", HTML, "<html><body><p>Wardens' pay scales, not for robots.</p></body></html>"),
+    ];
+    let site = Site::serve(PAGES);
+    let data = TempDir::new().unwrap();
+    let crawl = |data: &Path| {
+        json_output(footnote(data).args(["ingest", "--json", "--crawl", "--depth", "2", "--crawl-delay", "0.2"]).arg(format!("{}/", site.url)))
+    };
+    let report = crawl(data.path());
+    assert_eq!(report["added"], 4, "{report}");
+    let docs = json_output(footnote(data.path()).args(["docs", "--json"]));
+    let mut ids: Vec<String> = docs["documents"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    let expected: Vec<String> = ["/", "/birds", "/deep/one.html", "/tides.html"].iter().map(|p| format!("{}{p}", site.url)).collect();
+    assert_eq!(ids, expected, "the canonical URL names a page");
+    assert!(docs["documents"].as_array().unwrap().iter().all(|d| d["source"] == d["id"]));
+
+    let paths = site.paths();
+    assert_eq!(paths[0], "/robots.txt", "robots.txt is read first");
+    for never in ["/private/pay.html", "/deep/two.html", "/logo.png"] {
+        assert!(!paths.iter().any(|p| p == never), "{never} was fetched: {paths:?}");
+    }
+    let times: Vec<std::time::Instant> = site.requests.lock().unwrap().iter().skip(1).map(|(_, t)| *t).collect();
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= std::time::Duration::from_millis(190)), "requests did not wait");
+
+    // Crawling again changes nothing.
+    let again = crawl(data.path());
+    assert_eq!((again["added"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(4)), "{again}");
+
+    // One page by its URL, without --crawl, is that page alone.
+    let single = TempDir::new().unwrap();
+    let report = json_output(footnote(single.path()).args(["ingest", "--json"]).arg(format!("{}/tides.html", site.url)));
+    assert_eq!(report["added"], 1, "{report}");
+    let answer = ask(single.path(), "How often do spring tides flood the lower marsh?", &[]);
+    assert_eq!(answer["citations"][0]["source"], format!("{}/tides.html", site.url), "{answer:#}");
+    // A page that is not there fails the command with one line naming it.
+    let missing = failure(footnote(single.path()).arg("ingest").arg(format!("{}/nowhere.html", site.url)));
+    assert!(missing.contains("nowhere.html") && missing.contains("404"), "{missing}");
+    assert_eq!(missing.trim().lines().count(), 1, "{missing}");
 }

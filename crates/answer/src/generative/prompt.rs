@@ -97,7 +97,7 @@ mod tests {
     use super::*;
 
     fn hit(text: &str) -> ScoredPassage {
-        let passage = Passage { id: "p".into(), doc_id: "d".into(), title: "T".into(), source: None, date: None, text: text.into(), position: 0, start: 0, end: 0 };
+        let passage = Passage { id: "p".into(), doc_id: "d".into(), title: "T".into(), source: None, date: None, text: text.into(), position: 0, start: 0, end: 0, page: None, section: None };
         ScoredPassage { passage, score: 1.0 }
     }
 

@@ -26,6 +26,8 @@ pub fn hit(id: &str, text: &str, score: f32) -> ScoredPassage {
         position: 0,
         start: 0,
         end: text.chars().count(),
+        page: None,
+        section: None,
     };
     ScoredPassage { passage, score }
 }

@@ -100,6 +100,8 @@ pub(crate) fn payload_of(point: &StoredPoint) -> Map<String, Value> {
         "position": passage.position,
         "start": passage.span.0,
         "end": passage.span.1,
+        "page": passage.page,
+        "section": passage.section,
         "text": passage.text,
     });
     let Value::Object(payload) = payload else { unreachable!("json! of an object") };
@@ -118,6 +120,8 @@ pub(crate) fn passage_of(id: String, payload: &Map<String, Value>) -> Passage {
         position: number(payload, "position"),
         start: number(payload, "start"),
         end: number(payload, "end"),
+        page: page(payload),
+        section: optional_string(payload, "section"),
     }
 }
 
@@ -137,6 +141,8 @@ pub(crate) fn stored_point_of(id: String, payload: &Map<String, Value>, dense: V
             text: string(payload, "text"),
             position: number(payload, "position"),
             span: (number(payload, "start"), number(payload, "end")),
+            page: page(payload),
+            section: optional_string(payload, "section"),
         },
         dense,
         sparse,
@@ -187,6 +193,11 @@ fn optional_string(payload: &Map<String, Value>, key: &str) -> Option<String> {
 
 fn string(payload: &Map<String, Value>, key: &str) -> String {
     optional_string(payload, key).unwrap_or_default()
+}
+
+/// The page a passage starts on; passages written before pages were recorded have none.
+fn page(payload: &Map<String, Value>) -> Option<u32> {
+    payload.get("page").and_then(Value::as_u64).and_then(|page| u32::try_from(page).ok())
 }
 
 fn number(payload: &Map<String, Value>, key: &str) -> usize {

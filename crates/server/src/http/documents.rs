@@ -98,8 +98,8 @@ pub struct IngestReply {
 }
 
 /// Add or replace documents: JSON `{title, text, source?, id?}`, or a
-/// `multipart/form-data` upload of `.txt`, `.md` and `.html` files (field
-/// `file`, repeatable; each file's name is its id).
+/// `multipart/form-data` upload of `.txt`, `.md`, `.html`, `.pdf`, `.docx` and
+/// `.odt` files (field `file`, repeatable; each file's name is its id).
 #[utoipa::path(
     post,
     path = "/api/v1/documents",
@@ -117,7 +117,7 @@ pub struct IngestReply {
         (status = 403, description = "Wrong token, or writes turned off", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Over the body limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor multipart, or an unsupported file type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty title or text, an id not as described, or no text left after cleaning (or binary content)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty title or text, an id not as described, no text left after cleaning, binary content in a text file, or a PDF that is scanned, encrypted or damaged", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -89,7 +89,9 @@ struct SourceView {
     doc_id: String,
     /// 1-based, as a reader counts.
     position: usize,
-    /// Only http(s) links are shown as links.
+    /// The page the passage starts on, for formats with pages.
+    page: Option<u32>,
+    /// Only http(s) links are shown as links; a PDF's opens at the page.
     url: Option<String>,
     segments: Vec<Segment>,
 }
@@ -98,6 +100,19 @@ struct SourceView {
 struct Segment {
     text: String,
     used: bool,
+}
+
+/// A source worth linking (http or https), opened at the cited page when it is
+/// a PDF: browsers' PDF viewers read `#page=N`.
+fn link(source: &str, page: Option<u32>) -> Option<String> {
+    if !(source.starts_with("https://") || source.starts_with("http://")) {
+        return None;
+    }
+    let path = source.split(['?', '#']).next().unwrap_or(source);
+    match page {
+        Some(page) if path.to_ascii_lowercase().ends_with(".pdf") && !source.contains('#') => Some(format!("{source}#page={page}")),
+        _ => Some(source.to_string()),
+    }
 }
 
 impl From<&Message> for MessageView {
@@ -111,7 +126,8 @@ impl From<&Message> for MessageView {
                 title: c.title.clone(),
                 doc_id: c.doc_id.clone(),
                 position: c.position + 1,
-                url: c.source.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                page: c.page,
+                url: c.source.as_deref().and_then(|source| link(source, c.page)),
                 segments: segments(&c.text, &c.highlights),
             })
             .collect();
@@ -292,6 +308,15 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pdf_source_opens_at_the_cited_page() {
+        assert_eq!(link("https://example.org/report.PDF", Some(12)).as_deref(), Some("https://example.org/report.PDF#page=12"));
+        assert_eq!(link("https://example.org/a.pdf?v=2", Some(3)).as_deref(), Some("https://example.org/a.pdf?v=2#page=3"));
+        assert_eq!(link("https://example.org/page.html", Some(3)).as_deref(), Some("https://example.org/page.html"));
+        assert_eq!(link("https://example.org/a.pdf", None).as_deref(), Some("https://example.org/a.pdf"));
+        assert_eq!(link("file:///tmp/a.pdf", Some(1)), None);
+    }
 
     #[test]
     fn highlights_split_the_passage_into_used_and_unused_runs() {

@@ -271,6 +271,7 @@ mod tests {
             score: 0.5,
             support: Some(0.9),
             position: 0,
+            page: None,
             highlights: Vec::new(),
         }
     }
