@@ -56,7 +56,7 @@ if [ "$MODE" = formats ]; then
   echo "### footnote ingest, one file into an empty index (fp32 model)"
   echo "| file | last page cited | passages | time | of which embedding |"
   echo "|---|---:|---:|---:|---:|"
-  for file in tests/documents/long-report.pdf tests/documents/two-columns.pdf tests/documents/ferries.docx tests/documents/orchard.odt; do
+  for file in tests/documents/long-report.pdf tests/documents/two-columns.pdf tests/documents/pypdf-pdflatex-outline.pdf tests/documents/ferries.docx tests/documents/orchard.odt; do
     rm -rf "$WORK/formats"
     $FOOTNOTE --data-dir "$WORK/formats" ingest --json "$file" > "$WORK/report.json"
     pages=$($FOOTNOTE --data-dir "$WORK/formats" passages --json | python3 -c 'import json,sys; p=[x.get("page") for x in json.load(sys.stdin)["passages"]]; print(max(p) if p and p[0] else "-")')

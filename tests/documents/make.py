@@ -6,6 +6,12 @@ Tools, all from the registries: Chromium (Debian) prints HTML to PDF, with its o
 running header (date, title) and footer (URL, "3/18") on the long report;
 python-docx and odfpy (PyPI) write the Word and OpenDocument files; pypdf (PyPI)
 encrypts a copy. The text is ours, written for these tests.
+
+Two files are real ones from a package: `pypdf-pdflatex-outline.pdf` (pdfLaTeX, four
+pages) and `pypdf-libreoffice-writer-password.pdf` (encrypted by LibreOffice
+Writer) come unchanged from `resources/` in the PyPI sdist pypdf==5.1.0, under
+pypdf's BSD licence (LICENSE-pypdf):
+    pip download --no-deps --no-binary :all: pypdf==5.1.0
 """
 
 import base64

@@ -2,7 +2,7 @@
 //! index out.
 //!
 //! [`Ingestor::ingest`] walks the paths ([`source`]), turns each file into plain
-//! paragraphs ([`extract`]: text formats here, PDF in [`pdf`], Word and
+//! paragraphs ([`extract`]: text formats here, PDF through `footnote-pdf`, Word and
 //! OpenDocument in [`office`]; then [`clean`]), cuts them into passages that fit
 //! the model ([`split`]), finds the page and section each passage came from
 //! ([`place`]), and writes each new or changed document to the [`Index`].

@@ -599,6 +599,20 @@ fn a_long_pdf_loses_its_running_headers_and_cites_the_page_of_a_late_fact() {
 }
 
 #[test]
+fn a_latex_pdf_from_a_package_is_read_page_by_page() {
+    let (_data, found) = ingested_alone("pypdf-pdflatex-outline.pdf");
+    // Its pages repeat one blind text, kept once: what is left starts on pages 1 and 2.
+    let pages: Vec<u64> = found.iter().map(|p| p["page"].as_u64().expect("a page")).collect();
+    assert!(pages.windows(2).all(|w| w[0] <= w[1]) && pages.iter().all(|p| (1..=4).contains(p)), "{pages:?}");
+    assert_eq!((pages.first(), pages.contains(&2)), (Some(&1), true), "{pages:?}");
+    let text = squeezed(&found);
+    // Read in order: pdf_oxide's own text call moved the end of this first line after the second.
+    let opening = "Hello, here is some text without a meaning. This text should show what a printed text will look like at this place.";
+    assert!(text.contains(opening), "{text}");
+    assert!(!text.contains("you will get no This text should show"), "{text}");
+}
+
+#[test]
 fn two_column_pdfs_read_column_by_column() {
     // One printed by Chromium, one that draws each line across both columns.
     for name in ["two-columns.pdf", "two-columns-interleaved.pdf"] {
@@ -646,13 +660,18 @@ fn word_and_opendocument_files_keep_headings_tables_and_titles() {
 #[test]
 fn unreadable_pdfs_are_named_with_their_reason_and_the_batch_goes_on() {
     let folder = TempDir::new().unwrap();
-    for name in ["scanned.pdf", "encrypted.pdf", "two-columns.pdf"] {
+    for name in ["scanned.pdf", "encrypted.pdf", "pypdf-libreoffice-writer-password.pdf", "two-columns.pdf"] {
         std::fs::copy(documents().join(name), folder.path().join(name)).unwrap();
     }
     let whole = std::fs::read(documents().join("long-report.pdf")).unwrap();
     std::fs::write(folder.path().join("truncated.pdf"), &whole[..whole.len() / 2]).unwrap();
 
-    let reasons = [("scanned.pdf", "no text layer"), ("encrypted.pdf", "encrypted"), ("truncated.pdf", "cut short")];
+    let reasons = [
+        ("scanned.pdf", "no text layer"),
+        ("encrypted.pdf", "encrypted"),
+        ("pypdf-libreoffice-writer-password.pdf", "encrypted"),
+        ("truncated.pdf", "cut short"),
+    ];
     let data = TempDir::new().unwrap();
     for (name, reason) in reasons {
         let error = failure(footnote(data.path()).arg("ingest").arg(folder.path().join(name)));
