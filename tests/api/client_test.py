@@ -14,9 +14,15 @@ import sys
 
 from footnote_client import AuthenticatedClient, Client
 from footnote_client.api.answers import ask, search
-from footnote_client.api.conversations import post_feedback, show_conversation
+from footnote_client.api.conversations import (
+    delete_conversation,
+    list_conversations,
+    post_feedback,
+    rename_conversation,
+    show_conversation,
+)
 from footnote_client.api.documents import add_documents, list_documents, show_document
-from footnote_client.models import AskBody, AskReply, FeedbackBody, NewDocument, Rating, SearchReply
+from footnote_client.models import AskBody, AskReply, FeedbackBody, NewDocument, Rating, RenameBody, SearchReply
 
 BASE = os.environ["FOOTNOTE_URL"]
 TOKEN = os.environ["FOOTNOTE_TOKEN"]
@@ -63,7 +69,20 @@ def main():
 
     vote = post_feedback.sync(client=client, body=FeedbackBody(message_id=reply.message_id, rating=Rating.UP, comment="clear"))
     check(vote.rating == Rating.UP and vote.message_id == reply.message_id, f"feedback: {vote!r}")
-    print("client test: ask, follow-up, conversation, search, documents, create and feedback through the generated client")
+
+    # Without a browser cookie there is no list; a conversation the API began
+    # is renamed and deleted with the admin token, and not without it.
+    listed = list_conversations.sync(client=client)
+    check(listed.conversations == [], f"a client without a browser cookie listed {listed.conversations!r}")
+    refused = delete_conversation.sync_detailed(client=client, id=reply.conversation_id)
+    check(refused.status_code == 403, f"a delete without the token answered {refused.status_code}")
+    renamed = rename_conversation.sync(client=admin, id=reply.conversation_id, body=RenameBody(title="Early elections"))
+    check(renamed.title == "Early elections" and renamed.messages == 2, f"rename: {renamed!r}")
+    deleted = delete_conversation.sync_detailed(client=admin, id=reply.conversation_id)
+    check(deleted.status_code == 204, f"delete answered {deleted.status_code}")
+    gone = show_conversation.sync_detailed(client=client, id=reply.conversation_id)
+    check(gone.status_code == 404, f"a deleted conversation answered {gone.status_code}")
+    print("client test: ask, follow-up, conversation, search, documents, create, feedback, rename and delete through the generated client")
 
 
 if __name__ == "__main__":

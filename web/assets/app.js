@@ -1,8 +1,86 @@
-// The chat page with JavaScript: answers stream in as server-sent events from
-// POST /api/v1/ask; once complete, the message is replaced by the server's own
-// rendering (GET /messages/{id}), so there is one way of showing an answer.
-// Without JavaScript the page's forms post to the server and still work.
+// The web app with JavaScript. On the chat page, answers stream in as
+// server-sent events from POST /api/v1/ask; once complete, the message is
+// replaced by the server's own rendering (GET /messages/{id}), so there is one
+// way of showing an answer, and the side list is re-read from the page the
+// server renders. In the library, uploads show their stages. Without
+// JavaScript every form posts to the server and still works.
 "use strict";
+
+document.documentElement.classList.add("js");
+const phone = window.matchMedia("(max-width: 48rem)");
+
+// The side list is a drawer on a phone: closed until opened; Escape closes it.
+const drawer = document.getElementById("drawer");
+if (drawer && phone.matches) drawer.open = false;
+drawer?.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && phone.matches && drawer.open) {
+    drawer.open = false;
+    drawer.querySelector(":scope > summary").focus();
+  }
+});
+
+// Replaces the side list and the scope note with those of the page at `url`,
+// as the server renders them.
+async function refreshAround(url) {
+  const response = await fetch(url);
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  for (const id of ["conversation-list", "scope-area"]) {
+    const now = document.getElementById(id);
+    const then = fresh.getElementById(id);
+    if (now && then) now.replaceWith(then);
+  }
+}
+
+// Rename and delete in the side list, through the API.
+document.addEventListener("submit", async (event) => {
+  const action = event.target.closest("#conversation-list form.rename, #conversation-list form.delete");
+  if (!action) return;
+  event.preventDefault();
+  const item = action.closest("[data-conversation-id]");
+  const id = item.dataset.conversationId;
+  const url = `/api/v1/conversations/${encodeURIComponent(id)}`;
+  const renaming = action.classList.contains("rename");
+  const response = renaming
+    ? await fetch(url, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ title: action.querySelector("input[name=title]").value }),
+      })
+    : await fetch(url, { method: "DELETE" });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    say(problem.detail || `The server answered ${response.status}.`, true);
+    return;
+  }
+  if (!renaming && conversationField?.value === id) {
+    window.location.assign("/");
+    return;
+  }
+  await refreshAround(window.location.pathname + window.location.search);
+  say(renaming ? "Renamed." : "Conversation deleted.");
+  document.querySelector("#conversation-list a")?.focus();
+});
+
+// Copies an answer with its footnotes as plain text.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.copy");
+  if (!button) return;
+  const message = button.closest("article.message");
+  const answer = message.querySelector(".answer > p")?.textContent.replace(/\s+/g, " ").trim() ?? "";
+  const sources = [...message.querySelectorAll(".sources > li")].map((li) => {
+    const title = li.querySelector(".source-title").textContent.trim();
+    const where = li.querySelector(".where").textContent.trim();
+    const link = li.querySelector(".origin a")?.getAttribute("href");
+    return `[${li.value}] ${title}, ${where}${link ? " — " + link : ""}`;
+  });
+  const text = sources.length ? `${answer}\n\nSources:\n${sources.join("\n")}\n` : `${answer}\n`;
+  try {
+    await navigator.clipboard.writeText(text);
+    say("The answer and its sources are copied.");
+  } catch {
+    say("The browser did not allow copying.", true);
+  }
+});
 
 const form = document.getElementById("ask");
 const input = document.getElementById("question");
@@ -20,14 +98,14 @@ function say(text, isError) {
 }
 
 // Enter sends; Shift+Enter is a new line.
-input.addEventListener("keydown", (event) => {
+input?.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     form.requestSubmit();
   }
 });
 
-form.addEventListener("submit", (event) => {
+form?.addEventListener("submit", (event) => {
   event.preventDefault();
   ask(input.value);
 });
@@ -100,7 +178,14 @@ async function ask(question) {
   input.value = "";
 
   const body = { question };
-  if (conversationField.value) body.conversation_id = conversationField.value;
+  const starting = !conversationField.value;
+  if (starting) {
+    // A new conversation keeps the documents it is limited to.
+    const chosen = [...form.querySelectorAll("input[name=documents]")].filter((i) => i.type === "hidden" || i.checked);
+    if (chosen.length) body.documents = chosen.map((i) => i.value);
+  } else {
+    body.conversation_id = conversationField.value;
+  }
   try {
     const response = await fetch("/api/v1/ask", {
       method: "POST",
@@ -124,6 +209,11 @@ async function ask(question) {
     const template = document.createElement("template");
     template.innerHTML = (await fragment.text()).trim();
     pending.replaceWith(template.content.firstElementChild);
+    if (starting) {
+      form.querySelector("#scope-picker")?.remove();
+      for (const hidden of form.querySelectorAll("input[name=documents]")) hidden.remove();
+      await refreshAround(`/?c=${encodeURIComponent(done.conversation_id)}`);
+    }
     say(done.answer.abstained ? "Answered: not in the documents." : `Answered with ${done.citations.length} source(s).`);
   } catch (error) {
     pending.remove();
@@ -155,5 +245,117 @@ async function* serverSentEvents(response) {
       }
       if (data.length) yield [name, JSON.parse(data.join("\n"))];
     }
+  }
+}
+
+// The library: the filter narrows the table as you type; dropped or chosen
+// files are uploaded one by one, each showing its progress and outcome.
+const filter = document.getElementById("filter");
+filter?.addEventListener("input", () => {
+  const needle = filter.value.trim().toLowerCase();
+  for (const row of document.querySelectorAll("#documents tbody tr")) {
+    row.hidden = !row.dataset.search.includes(needle);
+  }
+});
+
+const upload = document.getElementById("upload");
+if (upload) {
+  const zone = document.getElementById("dropzone");
+  const picker = document.getElementById("files");
+  document.getElementById("drop-hint").hidden = false;
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    uploadAll([...event.dataTransfer.files]);
+  });
+  upload.addEventListener("submit", (event) => {
+    event.preventDefault();
+    uploadAll([...picker.files]);
+  });
+
+  const stageNames = { reading: "Reading", cleaning: "Cleaning", embedding: "Embedding", storing: "Storing" };
+
+  async function uploadAll(files) {
+    if (!files.length) return;
+    const token = upload.querySelector("input[name=csrf]").value;
+    for (const file of files) await uploadOne(file, token);
+    picker.value = "";
+    // The table, as the server now renders it.
+    const fresh = new DOMParser().parseFromString(await (await fetch("/documents")).text(), "text/html");
+    for (const id of ["scope-form", "library-count"]) document.getElementById(id).replaceWith(fresh.getElementById(id));
+  }
+
+  function uploadOne(file, token) {
+    const item = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = file.name;
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", `Progress of ${file.name}`);
+    const stage = document.createElement("span");
+    stage.className = "stage";
+    stage.textContent = "Uploading";
+    item.append(name, bar, stage);
+    document.getElementById("uploads").appendChild(item);
+
+    const body = new FormData();
+    body.append("csrf", token);
+    body.append("file", file, file.name);
+    return new Promise((settled) => {
+      const request = new XMLHttpRequest();
+      request.open("POST", "/documents");
+      request.setRequestHeader("Accept", "application/x-ndjson");
+      request.upload.onprogress = (event) => {
+        if (event.lengthComputable) bar.value = Math.round((50 * event.loaded) / event.total);
+      };
+      let seen = 0;
+      const read = () => {
+        const lines = request.responseText.slice(seen).split("\n");
+        // The last piece may be a line still arriving.
+        for (const line of lines.slice(0, -1)) {
+          seen += line.length + 1;
+          if (!line.trim()) continue;
+          const event = JSON.parse(line);
+          if (event.stage === "done") {
+            stage.textContent = event.outcome.text;
+            if (event.outcome.kind === "error") item.classList.add("failed");
+            bar.value = 100;
+            item.dataset.outcome = event.outcome.kind;
+          } else {
+            stage.textContent = stageNames[event.stage] ?? event.stage;
+            bar.value = { reading: 60, cleaning: 70, embedding: 80, storing: 90 }[event.stage] ?? bar.value;
+          }
+        }
+      };
+      request.onprogress = read;
+      request.onload = () => {
+        if (request.status >= 400) {
+          let detail = `The server answered ${request.status}.`;
+          try {
+            detail = JSON.parse(request.responseText).detail || detail;
+          } catch {}
+          stage.textContent = `not added: ${detail}`;
+          item.classList.add("failed");
+          item.dataset.outcome = "error";
+        } else {
+          read();
+        }
+        settled();
+      };
+      request.onerror = () => {
+        stage.textContent = "not added: the connection failed";
+        item.classList.add("failed");
+        item.dataset.outcome = "error";
+        settled();
+      };
+      request.send(body);
+    });
   }
 }

@@ -320,6 +320,7 @@ impl Index {
     /// leaves the old version, the new one, or both, and the next run finishes the job.
     pub fn write_document(&self, document: &DocumentMeta, passages: Vec<NewPassage>, dense: Vec<Vec<f32>>) -> Result<()> {
         let count = passages.len();
+        let added = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
         let points = passages
             .into_iter()
             .zip(dense)
@@ -329,6 +330,7 @@ impl Index {
                 document_passages: count,
                 sparse: self.sparse.encode_passage(&passage.text),
                 passage,
+                added: Some(added.clone()),
                 dense,
             })
             .collect();

@@ -75,6 +75,10 @@ pub struct DocumentSummary {
     pub date: Option<String>,
     pub passages: usize,
     pub content_hash: String,
+    /// When this version of the document was indexed (RFC 3339, UTC); absent
+    /// for documents indexed before that was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added: Option<String>,
 }
 
 /// The point id of a passage: derived from the document, its content hash and the

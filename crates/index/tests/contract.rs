@@ -250,6 +250,7 @@ fn an_interrupted_version_is_reported_only_when_nothing_better_exists() {
             document: document("elections.md", "h2"),
             document_passages: 3,
             passage: passages(&ELECTIONS[..1]).remove(0),
+            added: None,
             dense: dense[0].clone(),
             sparse: index.sparse().encode_passage(ELECTIONS[0]),
         };

@@ -98,11 +98,38 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// Told about progress as documents are written; the command line draws a bar.
+/// Told about progress as documents are written; the command line draws a
+/// bar, the web library shows each upload's stage.
 pub trait Progress {
     fn start(&self, _documents: usize) {}
+    /// A document reached `stage`.
+    fn stage(&self, _id: &str, _stage: Stage) {}
     fn document_done(&self, _id: &str, _passages_written: usize) {}
     fn finish(&self) {}
+}
+
+/// Where a document is on its way into the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Its text is being extracted from the file.
+    Reading,
+    /// Repaired and split into passages.
+    Cleaning,
+    /// Its passages are being embedded (with others of the same group).
+    Embedding,
+    /// Written to the index.
+    Storing,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Reading => "reading",
+            Stage::Cleaning => "cleaning",
+            Stage::Embedding => "embedding",
+            Stage::Storing => "storing",
+        }
+    }
 }
 
 /// A document handed over in memory rather than found on disk: an upload.
@@ -183,6 +210,7 @@ impl<'a> Ingestor<'a> {
         progress: &dyn Progress,
     ) -> Result<(), Error> {
         let report = &mut batch.report;
+        progress.stage(id, Stage::Reading);
         let (extracted, warning) = match extract::read(format, raw) {
             Ok(read) => read,
             Err(reason) => {
@@ -191,6 +219,7 @@ impl<'a> Ingestor<'a> {
                 return Ok(());
             }
         };
+        progress.stage(id, Stage::Cleaning);
         let mut document = self.prepare_extracted(id, extracted, metadata, file_stem);
         if let Some(warning) = warning {
             document.warnings.push(warning);
@@ -231,6 +260,9 @@ impl<'a> Ingestor<'a> {
             .iter()
             .flat_map(|d| d.passages.iter().map(|p| embedding_text(&d.meta.title, p.section.as_deref(), &p.text)))
             .collect();
+        for document in &documents {
+            progress.stage(&document.meta.id, Stage::Embedding);
+        }
         let embedding_started = Instant::now();
         let mut vectors = self.index.embedder().embed_passages(&texts)?.into_iter();
         report.embedding += embedding_started.elapsed();
@@ -240,6 +272,7 @@ impl<'a> Ingestor<'a> {
             report.passages_written += written;
             report.word_pieces_embedded += document.word_pieces;
             report.duplicates_dropped += document.duplicates;
+            progress.stage(&document.meta.id, Stage::Storing);
             self.index.write_document(&document.meta, document.passages, document_vectors)?;
             progress.document_done(&document.meta.id, written);
         }

@@ -101,6 +101,12 @@ pub struct ServeArgs {
     /// Without it those requests are refused.
     #[arg(long, env = "FOOTNOTE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// The key the web app signs its cookies with (browser ids, login
+    /// sessions, form tokens). Instances behind one address need the same
+    /// one. Without it, a random key is made once and kept in
+    /// <data-dir>/cookie-key.
+    #[arg(long, env = "FOOTNOTE_COOKIE_KEY", hide_env_values = true)]
+    cookie_key: Option<String>,
     /// Demo documents ingested when the index is empty.
     #[arg(long, env = "FOOTNOTE_SEEDS", default_value = "seeds")]
     seeds: PathBuf,
@@ -178,6 +184,8 @@ impl ServeArgs {
             addr: self.addr,
             database_url,
             admin_token: self.admin_token.clone(),
+            cookie_key: self.cookie_key.clone(),
+            cookie_key_file: settings.data_dir.join("cookie-key"),
             seeds: (!self.no_seed).then(|| self.seeds.clone()),
             upload_limit: self.upload_limit,
             rate_limit: self.rate_limit,

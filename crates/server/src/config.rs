@@ -12,8 +12,8 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Command, CommandFactory, FromArgMatches};
 
 /// Settings whose values `footnote config` does not print.
-const SECRETS: [&str; 6] =
-    ["admin_token", "slack_signing_secret", "slack_bot_token", "slack_app_token", "qdrant_api_key", "llm_api_key"];
+const SECRETS: [&str; 7] =
+    ["admin_token", "cookie_key", "slack_signing_secret", "slack_bot_token", "slack_app_token", "qdrant_api_key", "llm_api_key"];
 
 /// The parsed command line, and which settings the config file supplied.
 pub struct Parsed<C> {

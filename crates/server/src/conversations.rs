@@ -71,8 +71,37 @@ pub struct Message {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Conversation {
     pub id: String,
+    /// The title given to it, else its first question.
+    pub title: String,
     pub created_at: String,
+    /// The documents its questions are limited to; empty for all.
+    pub documents: Vec<String>,
     pub messages: Vec<Message>,
+}
+
+/// A conversation as a list of them shows it: without its messages.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ConversationSummary {
+    pub id: String,
+    /// The title given to it, else its first question.
+    pub title: String,
+    pub created_at: String,
+    /// When its latest message was stored.
+    pub updated_at: String,
+    /// How many questions it holds.
+    pub messages: i64,
+    /// The documents its questions are limited to; empty for all.
+    pub documents: Vec<String>,
+}
+
+/// Who started a conversation and what it is limited to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConversationSettings {
+    /// The browser that started it; `None` for the API without a browser
+    /// cookie, and for Slack.
+    pub owner: Option<String>,
+    /// Only passages of these documents; empty for all.
+    pub documents: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -181,15 +210,6 @@ impl Conversations {
         }
     }
 
-    pub async fn exists(&self, id: &str) -> sqlx::Result<bool> {
-        if id.contains('\0') {
-            return Ok(false);
-        }
-        let sql = "SELECT id FROM conversations WHERE id = $1";
-        let found: Option<String> = on_pool!(self, |pool| sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await)?;
-        Ok(found.is_some())
-    }
-
     /// Earlier exchanges, oldest first, as context for a follow-up.
     pub async fn turns(&self, id: &str) -> sqlx::Result<Vec<Turn>> {
         if id.contains('\0') {
@@ -251,9 +271,11 @@ impl Conversations {
         if id.contains('\0') {
             return Ok(None);
         }
-        let sql = "SELECT id, created_at FROM conversations WHERE id = $1";
-        let found: Option<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
-        let Some((id, created_at)) = found else {
+        let sql = format!("SELECT id, {TITLE}, created_at, documents FROM conversations c WHERE id = $1");
+        type Row = (String, String, String, Option<String>);
+        let found: Option<Row> =
+            on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await)?;
+        let Some((id, title, created_at, documents)) = found else {
             return Ok(None);
         };
         let sql = "SELECT m.id, m.position, m.question, m.response, m.created_at, f.rating
@@ -261,7 +283,74 @@ impl Conversations {
              WHERE m.conversation_id = $1 ORDER BY m.position";
         let rows: Vec<MessageRow> = on_pool!(self, |pool| sqlx::query_as(sql).bind(&id).fetch_all(pool).await)?;
         let messages = rows.into_iter().map(message_from_row).collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Some(Conversation { id, created_at, messages }))
+        Ok(Some(Conversation { id, title, created_at, documents: document_list(documents)?, messages }))
+    }
+
+    /// Starts a conversation with its owner and scope; one that exists keeps its own.
+    pub async fn start(&self, id: &str, settings: &ConversationSettings) -> sqlx::Result<()> {
+        let sql = "INSERT INTO conversations (id, owner, documents) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+        let owner = settings.owner.as_deref();
+        let documents = stored_documents(&settings.documents);
+        on_writer!(self, |pool| sqlx::query(sql).bind(id).bind(owner).bind(&documents).execute(pool).await.map(|_| ()))
+    }
+
+    /// Who started a conversation and what it is limited to; `None` when there is no such conversation.
+    pub async fn settings(&self, id: &str) -> sqlx::Result<Option<ConversationSettings>> {
+        if id.contains('\0') {
+            return Ok(None);
+        }
+        let sql = "SELECT owner, documents FROM conversations WHERE id = $1";
+        let found: Option<(Option<String>, Option<String>)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).bind(id).fetch_optional(pool).await)?;
+        found.map(|(owner, documents)| Ok(ConversationSettings { owner, documents: document_list(documents)? })).transpose()
+    }
+
+    /// Limits a conversation's later questions to `documents` (all when empty).
+    pub async fn set_documents(&self, id: &str, documents: &[String]) -> sqlx::Result<()> {
+        let sql = "UPDATE conversations SET documents = $2 WHERE id = $1";
+        let documents = stored_documents(documents);
+        on_writer!(self, |pool| sqlx::query(sql).bind(id).bind(&documents).execute(pool).await.map(|_| ()))
+    }
+
+    /// The conversations `owner` started, the latest active first (at most
+    /// [`LISTED_CONVERSATIONS`]). There is no way to list everyone's.
+    pub async fn list(&self, owner: &str) -> sqlx::Result<Vec<ConversationSummary>> {
+        let sql = format!(
+            "SELECT c.id, {TITLE}, c.created_at,
+                COALESCE((SELECT MAX(created_at) FROM messages WHERE conversation_id = c.id), c.created_at) AS updated_at,
+                (SELECT COUNT(*) FROM messages WHERE conversation_id = c.id), c.documents
+             FROM conversations c WHERE c.owner = $1 ORDER BY updated_at DESC, c.id LIMIT {LISTED_CONVERSATIONS}"
+        );
+        type Row = (String, String, String, String, i64, Option<String>);
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(storable(owner)).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|(id, title, created_at, updated_at, messages, documents)| {
+                Ok(ConversationSummary { id, title, created_at, updated_at, messages, documents: document_list(documents)? })
+            })
+            .collect()
+    }
+
+    /// Gives a conversation a title; `None` goes back to its first question.
+    /// False when there is no such conversation.
+    pub async fn rename(&self, id: &str, title: Option<&str>) -> sqlx::Result<bool> {
+        if id.contains('\0') {
+            return Ok(false);
+        }
+        let sql = "UPDATE conversations SET title = $2 WHERE id = $1";
+        let title = title.map(storable);
+        let affected = on_writer!(self, |pool| sqlx::query(sql).bind(id).bind(title).execute(pool).await?.rows_affected());
+        Ok(affected > 0)
+    }
+
+    /// Deletes a conversation with its messages, their feedback and the Slack
+    /// thread pointing at it. False when there is no such conversation.
+    pub async fn delete(&self, id: &str) -> sqlx::Result<bool> {
+        if id.contains('\0') {
+            return Ok(false);
+        }
+        let sql = "DELETE FROM conversations WHERE id = $1";
+        let affected = on_writer!(self, |pool| sqlx::query(sql).bind(id).execute(pool).await?.rows_affected());
+        Ok(affected > 0)
     }
 
     /// One message and the conversation it belongs to.
@@ -295,6 +384,23 @@ impl Conversations {
         });
         Ok(affected > 0)
     }
+}
+
+/// Conversations a list shows at most.
+pub const LISTED_CONVERSATIONS: usize = 200;
+
+/// A conversation's title in SQL (the conversation is `c`): the one given,
+/// else its first question.
+const TITLE: &str = "COALESCE(c.title, (SELECT question FROM messages WHERE conversation_id = c.id ORDER BY position LIMIT 1), '')";
+
+/// The `documents` column: a JSON array, NULL for all documents.
+fn stored_documents(documents: &[String]) -> Option<String> {
+    let documents: Vec<String> = documents.iter().map(|d| storable(d).into_owned()).collect();
+    (!documents.is_empty()).then(|| serde_json::to_string(&documents).expect("strings serialize"))
+}
+
+fn document_list(column: Option<String>) -> sqlx::Result<Vec<String>> {
+    column.map_or(Ok(Vec::new()), |json| serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e))))
 }
 
 /// PostgreSQL's text cannot hold a NUL character (SQLite's can), so no id
@@ -409,7 +515,7 @@ mod tests {
             assert_eq!(store.turns("c1").await.unwrap()[0].question, "why?", "{url}");
             assert_eq!(store.turns("c1").await.unwrap()[0].answer, "Because. [1]", "{url}");
             assert!(store.record_feedback(&message, Rating::Up, Some("fine\0")).await.unwrap(), "{url}");
-            assert!(!store.exists("c1\0").await.unwrap());
+            assert!(store.settings("c1\0").await.unwrap().is_none());
             assert!(store.turns("c1\0").await.unwrap().is_empty());
             assert!(store.conversation("c1\0").await.unwrap().is_none());
             assert!(store.message("m\0").await.unwrap().is_none());
@@ -440,7 +546,7 @@ mod tests {
             let (in_conversation, message) = store.message(&first).await.unwrap().unwrap();
             assert_eq!((in_conversation.as_str(), message.position), ("c1", 0));
             assert!(store.conversation("c2").await.unwrap().is_none());
-            assert!(store.exists("c1").await.unwrap() && !store.exists("c2").await.unwrap());
+            assert!(store.settings("c1").await.unwrap().is_some() && store.settings("c2").await.unwrap().is_none());
             store.close().await;
         })
         .await;
@@ -474,6 +580,52 @@ mod tests {
             store.link_slack_thread("C1", "1.1", "c1").await.unwrap();
             store.link_slack_thread("C1", "1.1", "c1").await.unwrap();
             assert_eq!(store.slack_thread("C1", "1.1").await.unwrap().as_deref(), Some("c1"));
+            store.close().await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_browser_lists_only_its_own_conversations_which_it_can_rename_and_delete() {
+        on_every_database(|url| async move {
+            let store = Conversations::open(&url).await.unwrap();
+            let mine = ConversationSettings { owner: Some("browser-a".into()), documents: vec!["report.pdf".into()] };
+            store.start("c1", &mine).await.unwrap();
+            let first = store.add_message("c1", &response("Who built the dam?", "Engineers. [1]")).await.unwrap();
+            store.add_message("c1", &response("When?", "In 1931. [1]")).await.unwrap();
+            store.record_feedback(&first, Rating::Up, None).await.unwrap();
+            // Timestamps count milliseconds: c2's message is the later one.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            store.start("c2", &ConversationSettings { owner: Some("browser-a".into()), documents: vec![] }).await.unwrap();
+            store.add_message("c2", &response("Why the lake?", "Salt. [1]")).await.unwrap();
+            store.start("theirs", &ConversationSettings { owner: Some("browser-b".into()), documents: vec![] }).await.unwrap();
+            store.add_message("theirs", &response("Other?", "Yes. [1]")).await.unwrap();
+            store.add_message("api", &response("No owner?", "None. [1]")).await.unwrap();
+            // Starting again changes nothing.
+            store.start("c1", &ConversationSettings::default()).await.unwrap();
+
+            let listed = store.list("browser-a").await.unwrap();
+            let shown: Vec<(&str, &str, i64)> = listed.iter().map(|c| (c.id.as_str(), c.title.as_str(), c.messages)).collect();
+            assert_eq!(shown, [("c2", "Why the lake?", 1), ("c1", "Who built the dam?", 2)], "{url}: latest first, titled by the first question");
+            assert_eq!(listed[1].documents, ["report.pdf"]);
+            assert_eq!(store.settings("c1").await.unwrap(), Some(mine.clone()));
+            assert_eq!(store.settings("api").await.unwrap(), Some(ConversationSettings::default()));
+            assert_eq!(store.settings("none").await.unwrap(), None);
+
+            assert!(store.rename("c1", Some("The dam")).await.unwrap());
+            assert!(!store.rename("none", Some("x")).await.unwrap());
+            assert_eq!(store.conversation("c1").await.unwrap().unwrap().title, "The dam");
+            store.set_documents("c1", &[]).await.unwrap();
+            assert!(store.conversation("c1").await.unwrap().unwrap().documents.is_empty());
+
+            assert!(store.delete("c1").await.unwrap(), "{url}");
+            assert!(!store.delete("c1").await.unwrap());
+            assert!(store.conversation("c1").await.unwrap().is_none());
+            assert!(store.message(&first).await.unwrap().is_none(), "{url}: its messages go with it");
+            assert!(!store.record_feedback(&first, Rating::Down, None).await.unwrap());
+            let left: Vec<String> = store.list("browser-a").await.unwrap().into_iter().map(|c| c.id).collect();
+            assert_eq!(left, ["c2"]);
+            assert_eq!(store.list("browser-b").await.unwrap().len(), 1);
             store.close().await;
         })
         .await;

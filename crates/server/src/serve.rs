@@ -25,6 +25,9 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     pub database_url: String,
     pub admin_token: Option<String>,
+    /// The key cookies are signed with; when `None`, the one in `cookie_key_file`.
+    pub cookie_key: Option<String>,
+    pub cookie_key_file: PathBuf,
     /// Ingested when the index is empty, unless `None`.
     pub seeds: Option<PathBuf>,
     pub upload_limit: usize,
@@ -48,6 +51,7 @@ pub fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
 async fn serve(asker: Asker, llm: Option<Arc<footnote_llm::Client>>, options: ServeOptions) -> anyhow::Result<()> {
     // Settings are checked before anything slow starts.
     options.slack.check()?;
+    let cookies = http::CookieKey::new(options.cookie_key.as_deref(), &options.cookie_key_file)?;
     if let Some(seeds) = &options.seeds {
         seed_empty_index(asker.index(), seeds).await?;
     }
@@ -63,6 +67,7 @@ async fn serve(asker: Asker, llm: Option<Arc<footnote_llm::Client>>, options: Se
     let api = http::ApiContext {
         app: app.clone(),
         admin_token: options.admin_token.filter(|t| !t.is_empty()),
+        cookies,
         metrics,
         upload_limit: options.upload_limit,
         limiter: rate_limiter(options.rate_limit),

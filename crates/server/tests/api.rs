@@ -376,6 +376,7 @@ async fn the_openapi_document_matches_the_routes() {
             let request = match method.as_str() {
                 "get" => client().get(url),
                 "post" => client().post(url).json(&json!({})),
+                "patch" => client().patch(url).json(&json!({})),
                 "delete" => client().delete(url),
                 other => panic!("unexpected method {other}"),
             };
@@ -551,4 +552,197 @@ async fn hostile_requests_get_problems_and_store_nothing() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(response.text().await.unwrap().contains("does not exist"));
+}
+
+/// The `name=value` part of a response's `Set-Cookie` for `name`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+/// A browser's cookie, from its first page view.
+async fn new_browser(server: &Server) -> String {
+    let response = client().get(server.url("/")).send().await.unwrap();
+    let line = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(line.contains(attribute), "{line}");
+    }
+    set_cookie(&response, "footnote_browser").expect("a first visit gets a browser cookie")
+}
+
+/// The token the page's forms carry for the browser with `cookie`.
+async fn form_token(server: &Server, cookie: &str) -> String {
+    let html = client().get(server.url("/login")).header("cookie", cookie).send().await.unwrap().text().await.unwrap();
+    let at = html.find("name=\"csrf\" value=\"").expect("the login form carries a token") + 19;
+    html[at..at + 64].to_string()
+}
+
+async fn list_conversations(server: &Server, cookie: Option<&str>) -> Vec<(String, String)> {
+    let mut request = client().get(server.url("/api/v1/conversations"));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let listed: Value = request.send().await.unwrap().json().await.unwrap();
+    listed["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_string(), c["title"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_browser_keeps_its_own_conversations_and_a_logged_in_admin_changes_documents() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start(data.path(), &["--rate-limit", "0", "--admin-token", TOKEN]);
+    let alice = new_browser(&server).await;
+    let bob = new_browser(&server).await;
+    assert_ne!(alice, bob);
+
+    // A conversation limited to one document keeps the limit for its follow-ups.
+    let (_, documents) = get_json(&server, "/api/v1/documents").await;
+    let chosen = documents["documents"][1]["id"].as_str().unwrap().to_string();
+    let ask = |body: Value, cookie: &str| client().post(server.url("/api/v1/ask")).header("cookie", cookie.to_string()).json(&body).send();
+    let first: Value = ask(json!({ "question": "What did Tokayev say?", "documents": [chosen] }), &alice).await.unwrap().json().await.unwrap();
+    let scoped = first["conversation_id"].as_str().unwrap().to_string();
+    let follow_up: Value = ask(json!({ "question": "And what happened next?", "conversation_id": scoped }), &alice).await.unwrap().json().await.unwrap();
+    for answer in [&first, &follow_up] {
+        for citation in answer["citations"].as_array().unwrap() {
+            assert_eq!(citation["doc_id"], chosen.as_str(), "{answer:#}");
+        }
+    }
+    let (_, stored) = get_json(&server, &format!("/api/v1/conversations/{scoped}")).await;
+    assert_eq!(stored["documents"], json!([chosen]));
+    assert_eq!(stored["title"], "What did Tokayev say?");
+    let unknown = ask(json!({ "question": "Why?", "documents": ["no-such-document"] }), &alice).await.unwrap();
+    let status = unknown.status();
+    assert_problem(status, &unknown.json().await.unwrap(), 404, "no-such-document");
+
+    // The page's form (no JavaScript) starts a conversation for the browser too.
+    let posted = client()
+        .post(server.url("/"))
+        .header("cookie", &alice)
+        .form(&[("question", "Who succeeded Nazarbayev as president?"), ("conversation_id", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    let listed = list_conversations(&server, Some(&alice)).await;
+    let titles: Vec<&str> = listed.iter().map(|(_, title)| title.as_str()).collect();
+    assert_eq!(titles, ["Who succeeded Nazarbayev as president?", "What did Tokayev say?"], "the latest first");
+    assert!(list_conversations(&server, Some(&bob)).await.is_empty(), "another browser sees none of them");
+    assert!(list_conversations(&server, None).await.is_empty(), "without a browser cookie there is nothing to list");
+    let (id, value) = alice.split_once('=').unwrap();
+    let forged = format!("{id}={}.{}", value.split_once('.').unwrap().0, "0".repeat(64));
+    assert!(list_conversations(&server, Some(&forged)).await.is_empty(), "a cookie the server did not sign names no browser");
+    let page = client().get(server.url("/")).header("cookie", &alice).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("What did Tokayev say?") && page.contains("conversation-list"), "the side list shows them");
+
+    // Only the browser that started a conversation may rename or delete it.
+    let url = server.url(&format!("/api/v1/conversations/{scoped}"));
+    let refused = client().patch(&url).header("cookie", &bob).json(&json!({ "title": "Mine now" })).send().await.unwrap();
+    let status = refused.status();
+    assert_problem(status, &refused.json().await.unwrap(), 403, "another browser");
+    let refused = client().delete(&url).send().await.unwrap();
+    let status = refused.status();
+    assert_problem(status, &refused.json().await.unwrap(), 403, "another browser");
+    let cross_site = client().delete(&url).header("cookie", &alice).header("origin", "https://evil.example").send().await.unwrap();
+    let status = cross_site.status();
+    assert_problem(status, &cross_site.json().await.unwrap(), 403, "evil.example");
+    let renamed = client().patch(&url).header("cookie", &alice).json(&json!({ "title": "  Tokayev\nquotes " })).send().await.unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let renamed: Value = renamed.json().await.unwrap();
+    assert_eq!((renamed["title"].as_str(), renamed["messages"].as_i64()), (Some("Tokayev quotes"), Some(2)));
+    let too_long = client().patch(&url).header("cookie", &alice).json(&json!({ "title": "x".repeat(201) })).send().await.unwrap();
+    assert_eq!(too_long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let deleted = client().delete(&url).header("cookie", &alice).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(get_json(&server, &format!("/api/v1/conversations/{scoped}")).await.0, StatusCode::NOT_FOUND);
+    let feedback = post_json(&server, "/api/v1/feedback", &json!({ "message_id": first["message_id"], "rating": "up" })).await;
+    assert_eq!(feedback.0, StatusCode::NOT_FOUND, "its messages went with it");
+    assert_eq!(list_conversations(&server, Some(&alice)).await.len(), 1);
+    // A conversation started by the API without a browser: only the admin token changes it.
+    let (_, orphan) = post_json(&server, "/api/v1/ask", &json!({ "question": "Why early elections?" })).await;
+    let url = server.url(&format!("/api/v1/conversations/{}", orphan["conversation_id"].as_str().unwrap()));
+    assert_eq!(client().delete(&url).header("cookie", &alice).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(client().delete(&url).bearer_auth("wrong").send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(client().delete(&url).bearer_auth(TOKEN).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+
+    // The library is read-only until the admin token is exchanged for a login.
+    let library = client().get(server.url("/documents")).header("cookie", &alice).send().await.unwrap().text().await.unwrap();
+    assert!(library.contains("Log in</a> with the admin token") && !library.contains("id=\"upload\""));
+    let token = form_token(&server, &alice).await;
+    let login = |fields: Vec<(&'static str, String)>| client().post(server.url("/login")).header("cookie", alice.clone()).form(&fields).send();
+    let wrong = login(vec![("token", "guess".into()), ("csrf", token.clone())]).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    assert!(wrong.text().await.unwrap().contains("That is not the admin token."));
+    let forged = login(vec![("token", TOKEN.into()), ("csrf", "0".repeat(64))]).await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "a form without this browser's token is refused");
+    assert!(set_cookie(&forged, "footnote_session").is_none());
+    let bob_token = form_token(&server, &bob).await;
+    let borrowed = login(vec![("token", TOKEN.into()), ("csrf", bob_token)]).await.unwrap();
+    assert_eq!(borrowed.status(), StatusCode::FORBIDDEN, "another browser's form token does not pass");
+    let logged_in = login(vec![("token", TOKEN.into()), ("csrf", token.clone())]).await.unwrap();
+    assert_eq!(logged_in.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&logged_in, "footnote_session").expect("a login cookie");
+    let both = format!("{alice}; {session}");
+    let library = client().get(server.url("/documents")).header("cookie", &both).send().await.unwrap().text().await.unwrap();
+    assert!(library.contains("id=\"upload\"") && library.contains("Log out"));
+
+    // Uploads without JavaScript: each file gets its outcome, a bad one its reason.
+    let upload = |cookie: String, accept: &'static str, files: Vec<(&'static str, Vec<u8>)>| {
+        let mut form = reqwest::multipart::Form::new().text("csrf", token.clone());
+        for (name, bytes) in files {
+            form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
+        }
+        client().post(server.url("/documents")).header("cookie", cookie).header("accept", accept).multipart(form).send()
+    };
+    let files = vec![
+        ("salt-lakes.md", b"# Salt lakes\n\nThe Balkhash lake is fresh in its western half and salty in its eastern half.\n".to_vec()),
+        ("broken.pdf", b"%PDF-1.4 this is not a whole PDF".to_vec()),
+        ("tool.exe", b"MZ".to_vec()),
+    ];
+    let shown = upload(both.clone(), "text/html", files).await.unwrap();
+    assert_eq!(shown.status(), StatusCode::OK);
+    let html = shown.text().await.unwrap();
+    assert!(html.contains("<strong>salt-lakes.md</strong>: added, 1 passage<"), "{html}");
+    assert!(html.contains("<strong>broken.pdf</strong>: not added:"), "{html}");
+    assert!(html.contains("<strong>tool.exe</strong>: not added:") && html.contains("only"), "{html}");
+    assert_eq!(get_json(&server, "/api/v1/documents/salt-lakes.md").await.0, StatusCode::OK);
+    assert_eq!(get_json(&server, "/api/v1/documents/broken.pdf").await.0, StatusCode::NOT_FOUND);
+    let refused = upload(alice.clone(), "text/html", vec![("x.md", b"# X\n\nText.".to_vec())]).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "no login, no upload");
+
+    // With JavaScript each file streams its stages.
+    let streamed = upload(both.clone(), "application/x-ndjson", vec![("steppe.md", b"# Steppe\n\nThe saiga antelope lives on the steppe.\n".to_vec())])
+        .await
+        .unwrap();
+    assert_eq!(streamed.headers()["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = streamed.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stages: Vec<&str> = lines.iter().map(|l| l["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["reading", "cleaning", "embedding", "storing", "done"]);
+    assert_eq!(lines[4]["outcome"]["kind"], "stored");
+
+    // The library lists, filters and shows documents; a document is deleted from it.
+    let filtered = client().get(server.url("/documents?q=SALT")).header("cookie", &both).send().await.unwrap().text().await.unwrap();
+    assert!(filtered.contains("salt-lakes.md") && !filtered.contains("steppe.md"));
+    assert!(filtered.contains("Markdown") && filtered.contains(" UTC"), "type and time added are shown");
+    let page = client().get(server.url("/documents/salt-lakes.md")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("fresh in its western half") && page.contains("Ask about this document"));
+    let delete = |cookie: String, csrf: String| {
+        client().post(server.url("/documents/delete")).header("cookie", cookie).form(&[("id", "salt-lakes.md".to_string()), ("csrf", csrf)]).send()
+    };
+    assert_eq!(delete(alice.clone(), token.clone()).await.unwrap().status(), StatusCode::FORBIDDEN, "no login, no delete");
+    assert_eq!(delete(both.clone(), token.clone()).await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(get_json(&server, "/api/v1/documents/salt-lakes.md").await.0, StatusCode::NOT_FOUND);
+
+    // Logging out ends the session.
+    let out = client().post(server.url("/logout")).header("cookie", &both).form(&[("csrf", token.clone())]).send().await.unwrap();
+    assert_eq!(set_cookie(&out, "footnote_session").as_deref(), Some("footnote_session="));
+    server.stop();
 }

@@ -258,6 +258,7 @@ fn an_interrupted_write_is_finished_by_the_next_run() {
                 document_passages: prepared.passages.len(),
                 sparse: index.sparse().encode_passage(&passage.text),
                 passage,
+                added: None,
                 dense: vector,
             }])
             .unwrap();

@@ -33,6 +33,9 @@ pub struct StoredPoint {
     /// version from one whose write was interrupted.
     pub document_passages: usize,
     pub passage: NewPassage,
+    /// When the document version was written (RFC 3339, UTC); kept when an
+    /// index is copied. Points written before it was recorded have none.
+    pub added: Option<String>,
     pub dense: Vec<f32>,
     pub sparse: SparseVector,
 }
@@ -89,7 +92,7 @@ pub trait PassageStore: Send + Sync {
 /// The payload stored with a passage: its document's metadata, so a hit can be
 /// shown without a second lookup, and its place in the document.
 pub(crate) fn payload_of(point: &StoredPoint) -> Map<String, Value> {
-    let StoredPoint { document, document_passages, passage, .. } = point;
+    let StoredPoint { document, document_passages, passage, added, .. } = point;
     let payload = json!({
         "doc_id": document.id,
         "title": document.title,
@@ -103,6 +106,7 @@ pub(crate) fn payload_of(point: &StoredPoint) -> Map<String, Value> {
         "page": passage.page,
         "section": passage.section,
         "text": passage.text,
+        "added": added,
     });
     let Value::Object(payload) = payload else { unreachable!("json! of an object") };
     payload
@@ -144,13 +148,14 @@ pub(crate) fn stored_point_of(id: String, payload: &Map<String, Value>, dense: V
             page: page(payload),
             section: optional_string(payload, "section"),
         },
+        added: optional_string(payload, "added"),
         dense,
         sparse,
     }
 }
 
 /// Payload fields that [`summarise_documents`] reads.
-pub(crate) const SUMMARY_FIELDS: [&str; 6] = ["doc_id", "title", "source", "date", "content_hash", "document_passages"];
+pub(crate) const SUMMARY_FIELDS: [&str; 7] = ["doc_id", "title", "source", "date", "content_hash", "document_passages", "added"];
 
 /// The documents the payloads of all points describe. Only a version with all its
 /// passages is reported when there is one; a partly written version is what an
@@ -174,6 +179,7 @@ pub(crate) fn summarise_documents(payloads: impl IntoIterator<Item = Map<String,
                     date: optional_string(&payload, "date"),
                     passages: count,
                     content_hash: hash,
+                    added: optional_string(&payload, "added"),
                 },
             );
         }

@@ -3,7 +3,7 @@
 //! format detection, cleaning and splitting as files on disk.
 
 use footnote_index::{DocumentSummary, Passage};
-use footnote_ingest::{DocumentUpload, Format, IngestReport, Ingestor, ManifestEntry, Silent};
+use footnote_ingest::{DocumentUpload, Format, IngestReport, Ingestor, ManifestEntry, Progress, Silent, Stage};
 
 use super::{App, AppError, rules};
 
@@ -79,13 +79,23 @@ impl App {
                 ..ManifestEntry::default()
             },
         };
-        self.add(vec![upload]).await
+        self.add(vec![upload], Silent).await
     }
 
     /// Adds uploaded files, each under its file name as id, or replaces the
     /// documents with those ids. A file in a format footnote does not read is
     /// refused before anything is written.
     pub async fn add_files(&self, files: Vec<Upload>) -> Result<Added, AppError> {
+        self.add_files_telling(files, |_, _| {}).await
+    }
+
+    /// [`App::add_files`], telling `stage` each stage a file reaches
+    /// (reading, cleaning, embedding, storing), for a page that shows them.
+    pub async fn add_files_telling(
+        &self,
+        files: Vec<Upload>,
+        stage: impl Fn(&str, Stage) + Send + Sync + 'static,
+    ) -> Result<Added, AppError> {
         if files.is_empty() {
             return Err(AppError::Invalid("the form has no `file` part".into()));
         }
@@ -99,14 +109,14 @@ impl App {
             let metadata = ManifestEntry { file: id.clone(), ..ManifestEntry::default() };
             uploads.push(DocumentUpload { id, format, bytes: file.bytes, metadata });
         }
-        self.add(uploads).await
+        self.add(uploads, Stages(stage)).await
     }
 
-    async fn add(&self, uploads: Vec<DocumentUpload>) -> Result<Added, AppError> {
+    async fn add(&self, uploads: Vec<DocumentUpload>, progress: impl Progress + Send + 'static) -> Result<Added, AppError> {
         let documents = uploads.iter().map(|u| u.id.clone()).collect();
         let _one_at_a_time = self.ingest_lock.lock().await;
         let report = self
-            .with_index(move |index| Ingestor::new(index).ingest_documents(&uploads, &Silent))
+            .with_index(move |index| Ingestor::new(index).ingest_documents(&uploads, &progress))
             .await?
             .map_err(|e| AppError::Internal(e.into()))?;
         self.update_index_gauge();
@@ -127,5 +137,14 @@ impl App {
             Ok(_) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// Passes each stage a document reaches on to a function.
+struct Stages<F>(F);
+
+impl<F: Fn(&str, Stage)> Progress for Stages<F> {
+    fn stage(&self, id: &str, stage: Stage) {
+        (self.0)(id, stage)
     }
 }

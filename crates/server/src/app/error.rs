@@ -13,6 +13,9 @@ pub enum AppError {
     /// A document in a format footnote does not read.
     #[error("{0}")]
     UnsupportedFormat(String),
+    /// The caller may not do this to what it names (another browser's conversation).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("no {what} with id {id:?}")]
     NotFound { what: &'static str, id: String },
     /// A part the service depends on does not answer.

@@ -20,7 +20,7 @@ use footnote_index::{Index, ScoredPassage};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::conversations::{Conversation, Conversations, Message, Rating};
+use crate::conversations::{Conversation, ConversationSettings, ConversationSummary, Conversations, Message, Rating};
 pub use documents::{Added, TextDocument, Upload};
 pub use error::AppError;
 
@@ -42,8 +42,12 @@ pub struct Question {
     pub conversation_id: Option<String>,
     /// Passages to rank; the default when `None`.
     pub top_k: Option<usize>,
-    /// Only passages of these documents; all when empty.
+    /// Only passages of these documents; when empty, those the conversation
+    /// is limited to (all documents for a new one). Given for a conversation
+    /// that exists, they become its new limit.
     pub documents: Vec<String>,
+    /// The browser asking, which a new conversation belongs to.
+    pub owner: Option<String>,
 }
 
 /// A question that passed the rules, with the conversation it belongs to.
@@ -51,6 +55,18 @@ pub struct Question {
 pub struct AcceptedQuestion {
     conversation_id: String,
     request: AskRequest,
+    /// For a new conversation: who starts it and its limit.
+    start: Option<ConversationSettings>,
+    /// For one that exists: its new limit, when the question gives one.
+    new_limit: Option<Vec<String>>,
+}
+
+/// Who asks to change a conversation: the browser (from its signed cookie)
+/// and whether the admin token came with the request.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub browser: Option<String>,
+    pub admin: bool,
 }
 
 /// The language model's state, as `/readyz` reports it.
@@ -115,18 +131,44 @@ impl App {
     pub async fn accept(&self, question: Question) -> Result<AcceptedQuestion, AppError> {
         let text = rules::question(&question.text)?;
         let top_k = question.top_k.map(|k| rules::passage_count("top_k", k)).transpose()?;
-        let (conversation_id, conversation) = match question.conversation_id.filter(|id| !id.is_empty()) {
+        let given = self.known_documents(question.documents).await?;
+        let (conversation_id, conversation, documents, start, new_limit) = match question.conversation_id.filter(|id| !id.is_empty()) {
             Some(id) => {
-                if !self.conversations.exists(&id).await? {
+                let Some(settings) = self.conversations.settings(&id).await? else {
                     return Err(AppError::NotFound { what: "conversation", id });
-                }
+                };
                 let turns: Vec<Turn> = self.conversations.turns(&id).await?;
-                (id, turns)
+                match given.is_empty() {
+                    true => (id, turns, settings.documents, None, None),
+                    false => (id, turns, given.clone(), None, Some(given)),
+                }
             }
-            None => (uuid::Uuid::new_v4().to_string(), Vec::new()),
+            None => {
+                let settings = ConversationSettings { owner: question.owner, documents: given.clone() };
+                (uuid::Uuid::new_v4().to_string(), Vec::new(), given, Some(settings), None)
+            }
         };
-        let request = AskRequest { question: text, conversation, top_k, documents: question.documents };
-        Ok(AcceptedQuestion { conversation_id, request })
+        let request = AskRequest { question: text, conversation, top_k, documents };
+        Ok(AcceptedQuestion { conversation_id, request, start, new_limit })
+    }
+
+    /// The documents a question is limited to, each one indexed: a limit
+    /// naming a document that does not exist would silently answer from nothing.
+    async fn known_documents(&self, documents: Vec<String>) -> Result<Vec<String>, AppError> {
+        if documents.is_empty() {
+            return Ok(documents);
+        }
+        let indexed: std::collections::HashSet<String> = self.documents().await?.into_iter().map(|d| d.id).collect();
+        let mut known = Vec::with_capacity(documents.len());
+        for id in documents {
+            if !indexed.contains(&id) {
+                return Err(AppError::NotFound { what: "document", id });
+            }
+            if !known.contains(&id) {
+                known.push(id);
+            }
+        }
+        Ok(known)
     }
 
     /// Answers an accepted question and stores the exchange. The answer's
@@ -142,6 +184,12 @@ impl App {
         let response = tokio::task::spawn_blocking(move || asker.ask(&request, &mut events)).await??;
         metrics::histogram!("footnote_answer_duration_seconds").record(started.elapsed().as_secs_f64());
         record_answer_metrics(&response);
+        if let Some(settings) = &question.start {
+            self.conversations.start(&question.conversation_id, settings).await?;
+        }
+        if let Some(documents) = &question.new_limit {
+            self.conversations.set_documents(&question.conversation_id, documents).await?;
+        }
         let message_id = self.conversations.add_message(&question.conversation_id, &response).await?;
         Ok(AskReply { conversation_id: question.conversation_id, message_id, response })
     }
@@ -163,6 +211,54 @@ impl App {
 
     pub async fn conversation(&self, id: &str) -> Result<Conversation, AppError> {
         self.conversations.conversation(id).await?.ok_or_else(|| AppError::NotFound { what: "conversation", id: id.into() })
+    }
+
+    /// The conversations a browser started, the latest active first.
+    pub async fn conversations_of(&self, browser: &str) -> Result<Vec<ConversationSummary>, AppError> {
+        Ok(self.conversations.list(browser).await?)
+    }
+
+    /// Gives a conversation a title (blank: its first question again).
+    pub async fn rename_conversation(&self, id: &str, title: &str, caller: &Caller) -> Result<ConversationSummary, AppError> {
+        let title = rules::conversation_title(title)?;
+        self.may_change(id, caller).await?;
+        self.conversations.rename(id, title.as_deref()).await?;
+        let conversation = self.conversation(id).await?;
+        let updated_at = conversation.messages.last().map_or(&conversation.created_at, |m| &m.created_at).clone();
+        Ok(ConversationSummary {
+            id: conversation.id,
+            title: conversation.title,
+            created_at: conversation.created_at,
+            updated_at,
+            messages: conversation.messages.len() as i64,
+            documents: conversation.documents,
+        })
+    }
+
+    /// Deletes a conversation with its messages and their feedback.
+    pub async fn delete_conversation(&self, id: &str, caller: &Caller) -> Result<(), AppError> {
+        self.may_change(id, caller).await?;
+        if !self.conversations.delete(id).await? {
+            return Err(AppError::NotFound { what: "conversation", id: id.into() });
+        }
+        Ok(())
+    }
+
+    /// Anyone with its id may read and continue a conversation (a shared
+    /// link), but only the browser that started it, or a caller with the
+    /// admin token, may rename or delete it.
+    async fn may_change(&self, id: &str, caller: &Caller) -> Result<(), AppError> {
+        let Some(settings) = self.conversations.settings(id).await? else {
+            return Err(AppError::NotFound { what: "conversation", id: id.into() });
+        };
+        let owner_asks = settings.owner.is_some() && settings.owner == caller.browser;
+        if caller.admin || owner_asks {
+            return Ok(());
+        }
+        Err(AppError::Forbidden(match settings.owner {
+            Some(_) => "this conversation was started in another browser; only that browser, or the admin token, may change it".into(),
+            None => "this conversation belongs to no browser; changing it needs the admin token".into(),
+        }))
     }
 
     /// One stored message, with the id of its conversation.

@@ -8,6 +8,8 @@ pub const MAX_QUESTION_CHARS: usize = 2000;
 pub const MAX_TOP_K: usize = 100;
 /// Passages a search returns unless asked for another number.
 pub const DEFAULT_SEARCH_K: usize = 5;
+/// Longest conversation title accepted, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest feedback comment accepted, in characters.
 pub const MAX_COMMENT_CHARS: usize = 4000;
 
@@ -36,6 +38,18 @@ pub fn passage_count(field: &str, k: usize) -> Result<usize, AppError> {
     } else {
         Err(AppError::Invalid(format!("{field} must be between 1 and {MAX_TOP_K}, not {k}")))
     }
+}
+
+/// A conversation's new title as it will be stored: one line, trimmed.
+/// Blank means none (the conversation is titled by its first question again).
+pub fn conversation_title(title: &str) -> Result<Option<String>, AppError> {
+    let chars = title.chars().count();
+    if chars > MAX_TITLE_CHARS {
+        return Err(AppError::Invalid(format!("the title is {chars} characters long; the limit is {MAX_TITLE_CHARS}")));
+    }
+    let line: String = title.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    Ok((!line.is_empty()).then_some(line))
 }
 
 pub fn comment(comment: Option<&str>) -> Result<(), AppError> {

@@ -13,6 +13,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use utoipa::ToSchema;
 
+use super::cookies::Browser;
 use super::extract::Json;
 use super::{ApiError, Ctx};
 use crate::app::{AcceptedQuestion, AskReply, Question};
@@ -32,7 +33,9 @@ pub struct AskBody {
     #[schema(minimum = 1, maximum = 100)]
     #[serde(default, deserialize_with = "super::extract::whole_number")]
     pub top_k: Option<usize>,
-    /// Only passages of these documents.
+    /// Only passages of these documents (ids; each must exist). A new
+    /// conversation keeps this limit for its follow-ups; given with a
+    /// conversation id, it replaces that conversation's limit.
     #[serde(default)]
     pub documents: Vec<String>,
 }
@@ -57,19 +60,26 @@ pub struct AskBody {
             (String = "text/event-stream"),
         )),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown conversation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown conversation, or a document to limit the question to that does not exist", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Another site's request (a foreign `Origin`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long question, or a bad field", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn ask(State(context): State<Ctx>, headers: HeaderMap, Json(body): Json<AskBody>) -> Result<Response, ApiError> {
+pub async fn ask(
+    State(context): State<Ctx>,
+    Browser(owner): Browser,
+    headers: HeaderMap,
+    Json(body): Json<AskBody>,
+) -> Result<Response, ApiError> {
     let question = Question {
         text: body.question,
         conversation_id: body.conversation_id,
         top_k: body.top_k,
         documents: body.documents,
+        owner,
     };
     let accepted = context.app.accept(question).await?;
     if accepts_event_stream(&headers) {

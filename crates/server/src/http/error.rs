@@ -41,6 +41,10 @@ pub enum ApiError {
     WrongToken,
     #[error("document changes are turned off on this server: set FOOTNOTE_ADMIN_TOKEN to allow them")]
     WritesDisabled,
+    /// A write that another site may have sent: a foreign `Origin`, or a page
+    /// form without this browser's token.
+    #[error("{0}")]
+    CrossSite(String),
     #[error("too many requests from this client; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
 }
@@ -55,6 +59,8 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported content type")
             }
             App(AppError::NotFound { .. }) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            App(AppError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
+            CrossSite(_) => (StatusCode::FORBIDDEN, "cross-site", "Refused as a possible cross-site request"),
             App(AppError::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Not ready"),
             App(AppError::Internal(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
             MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON"),

@@ -9,11 +9,13 @@
 
 mod api_conversations;
 mod ask;
+mod cookies;
 mod documents;
 mod error;
 mod extract;
 mod health;
 mod openapi;
+mod library;
 mod page;
 mod search;
 
@@ -23,6 +25,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -33,6 +36,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::{App, AppError};
+pub use cookies::CookieKey;
 pub use error::ApiError;
 
 /// JSON bodies larger than this are refused (413).
@@ -50,6 +54,8 @@ pub const HEADER_LIMIT: usize = 64 * 1024;
 pub struct ApiContext {
     pub app: Arc<App>,
     pub admin_token: Option<String>,
+    /// Signs the web app's cookies and form tokens.
+    pub cookies: CookieKey,
     pub metrics: PrometheusHandle,
     pub upload_limit: usize,
     pub limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -68,7 +74,11 @@ pub fn router(context: Ctx, extra: Option<Router>) -> Router {
             get(documents::list).post(documents::create).layer(DefaultBodyLimit::max(context.upload_limit)),
         )
         .route("/documents/{*id}", get(documents::show).delete(documents::delete))
-        .route("/conversations/{id}", get(api_conversations::show))
+        .route("/conversations", get(api_conversations::list))
+        .route(
+            "/conversations/{id}",
+            get(api_conversations::show).patch(api_conversations::rename).delete(api_conversations::delete),
+        )
         .route("/feedback", post(api_conversations::feedback))
         .route("/openapi.json", get(openapi::document))
         .layer(middleware::from_fn_with_state(context.clone(), rate_limit));
@@ -80,6 +90,17 @@ pub fn router(context: Ctx, extra: Option<Router>) -> Router {
         .route("/", get(page::chat).post(page::ask_form))
         .route("/feedback", post(page::feedback_form))
         .route("/messages/{id}", get(page::message_fragment))
+        .route("/conversations/{id}/rename", post(page::rename_form))
+        .route("/conversations/{id}/delete", post(page::delete_form))
+        .route(
+            "/documents",
+            get(library::library).post(library::upload).layer(DefaultBodyLimit::max(context.upload_limit)),
+        )
+        .route("/documents/delete", post(library::delete_form))
+        .route("/documents/{*id}", get(library::document))
+        .route("/login", get(library::login_page).post(library::login))
+        .route("/logout", post(library::logout))
+        .layer(middleware::from_fn_with_state(context.clone(), browser_cookie))
         .layer(middleware::from_fn_with_state(context.clone(), rate_limit))
         .route("/assets/{name}", get(page::asset));
 
@@ -90,6 +111,7 @@ pub fn router(context: Ctx, extra: Option<Router>) -> Router {
         .with_state(context)
         .merge(extra.unwrap_or_default())
         .fallback(|| async { ApiError::from(AppError::NotFound { what: "route", id: "this path".into() }) })
+        .layer(middleware::from_fn(same_origin_writes))
         .layer(middleware::from_fn(request_limits))
         .layer(middleware::from_fn(track_requests))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
@@ -130,6 +152,38 @@ async fn request_limits(request: Request, next: Next) -> Result<Response, ApiErr
     Ok(next.run(request).await)
 }
 
+/// Gives a browser that comes without a (valid) browser cookie a new one;
+/// the handler sees the new id as if it had come with the request.
+async fn browser_cookie(State(context): State<Ctx>, mut request: Request, next: Next) -> Response {
+    let known = cookies::cookie(request.headers(), cookies::BROWSER_COOKIE).and_then(|value| context.cookies.browser(value));
+    if known.is_some() {
+        return next.run(request).await;
+    }
+    let secure = cookies::over_https(request.headers());
+    let (id, value) = context.cookies.new_browser();
+    request.extensions_mut().insert(cookies::IssuedBrowser(id));
+    let mut response = next.run(request).await;
+    let lasts = std::time::Duration::from_secs(cookies::BROWSER_DAYS * 24 * 3600);
+    response.headers_mut().append(header::SET_COOKIE, cookies::set_cookie(cookies::BROWSER_COOKIE, &value, lasts, secure));
+    response
+}
+
+/// Refuses a request that changes something when the browser says another
+/// site sent it (its `Origin` names another host). Clients that send no
+/// `Origin` (curl, other services) are not browsers acting for another site.
+async fn same_origin_writes(request: Request, next: Next) -> Result<Response, ApiError> {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if let (false, Some(origin)) = (safe, request.headers().get(header::ORIGIN)) {
+        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let origin = origin.to_str().unwrap_or("");
+        let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest).trim_end_matches('/');
+        if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+            return Err(ApiError::CrossSite(format!("a request from {origin:?} may not change anything on {host:?}")));
+        }
+    }
+    Ok(next.run(request).await)
+}
+
 /// Each client (by address) gets `rate_limit` requests per second with bursts
 /// of three times that; beyond it, 429 with `Retry-After`.
 async fn rate_limit(
@@ -145,6 +199,24 @@ async fn rate_limit(
         return Err(ApiError::RateLimited { retry_after: wait.as_secs_f64().ceil().max(1.0) as u64 });
     }
     Ok(next.run(request).await)
+}
+
+/// Who asks to change a conversation: the browser from its cookie, and
+/// whether the admin token came along (a wrong one is refused).
+pub struct ConversationCaller(pub crate::app::Caller);
+
+impl axum::extract::FromRequestParts<Ctx> for ConversationCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, context: &Ctx) -> Result<Self, ApiError> {
+        let admin = match Admin::from_request_parts(parts, context).await {
+            Ok(Admin) => true,
+            Err(ApiError::MissingToken | ApiError::WritesDisabled) => false,
+            Err(error) => return Err(error),
+        };
+        let cookies::Browser(browser) = cookies::Browser::from_request_parts(parts, context).await.unwrap_or(cookies::Browser(None));
+        Ok(ConversationCaller(crate::app::Caller { browser, admin }))
+    }
 }
 
 /// Write routes take this extractor: it passes only with the admin token.

@@ -1,19 +1,21 @@
 //! The web chat page: rendered on the server with askama (templates under
 //! `web/templates`), so it works without JavaScript; `web/assets/app.js`
-//! streams answers into it when JavaScript runs.
+//! streams answers into it when JavaScript runs. Beside the conversation, the
+//! list of this browser's conversations (see [`super::cookies`]).
 
 use std::sync::LazyLock;
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::{Form, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::extract::{Path, Query};
+use super::cookies::{Browser, LoggedIn, check_form_token};
+use super::extract::Path;
 use super::{ApiError, Ctx};
-use crate::app::{AppError, Question};
+use crate::app::{AppError, Caller, Question};
 use crate::conversations::{Message, Rating};
 
 /// Shown on an empty page; the first is the question new users try.
@@ -41,20 +43,60 @@ impl Asset {
     }
 }
 
-struct AssetVersions {
-    css: String,
-    js: String,
+pub(super) struct AssetVersions {
+    pub css: String,
+    pub js: String,
+}
+
+/// What every page shows around its content: the header's links and login
+/// state, and the token its forms carry.
+pub(super) struct Frame {
+    pub assets: AssetVersions,
+    /// `chat`, `library` or `login`: the header marks it, the body is styled by it.
+    pub section: &'static str,
+    pub form_token: String,
+    pub logged_in: bool,
+    /// Whether documents can be changed at all (an admin token is set).
+    pub writable: bool,
+}
+
+impl Frame {
+    pub fn new(context: &Ctx, browser: &Browser, logged_in: LoggedIn, section: &'static str) -> Self {
+        Frame {
+            assets: AssetVersions { css: CSS.version.clone(), js: JS.version.clone() },
+            section,
+            form_token: browser.0.as_deref().map(|id| context.cookies.form_token(id)).unwrap_or_default(),
+            logged_in: logged_in.0,
+            writable: context.admin_token.is_some(),
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "chat.html")]
 struct ChatPage {
-    assets: AssetVersions,
+    frame: Frame,
+    /// This browser's conversations, for the side list.
+    conversations: Vec<ConversationItem>,
     conversation_id: String,
+    /// The documents this conversation's answers come from; empty for all.
+    scope: Vec<DocumentName>,
+    /// Every document, to choose from when starting a conversation.
+    library: Vec<DocumentName>,
     messages: Vec<MessageView>,
     examples: &'static [&'static str],
     question: String,
     error: Option<String>,
+}
+
+struct ConversationItem {
+    id: String,
+    title: String,
+}
+
+pub(super) struct DocumentName {
+    pub id: String,
+    pub title: String,
 }
 
 #[derive(Template)]
@@ -186,81 +228,195 @@ fn segments(text: &str, highlights: &[(usize, usize)]) -> Vec<Segment> {
     out
 }
 
-fn page(conversation_id: String, messages: &[Message], question: String, error: Option<String>) -> ChatPage {
-    ChatPage {
-        assets: AssetVersions { css: CSS.version.clone(), js: JS.version.clone() },
-        conversation_id,
-        messages: messages.iter().map(MessageView::from).collect(),
-        examples: &EXAMPLES,
-        question,
-        error,
+/// What the chat page shows besides the conversation's messages.
+struct ChatView<'a> {
+    conversation_id: String,
+    messages: &'a [Message],
+    /// Ids of the documents its answers come from.
+    scope: Vec<String>,
+    question: String,
+    error: Option<String>,
+}
+
+impl ChatView<'_> {
+    fn empty() -> Self {
+        ChatView { conversation_id: String::new(), messages: &[], scope: Vec::new(), question: String::new(), error: None }
     }
 }
 
-fn render(template: &impl Template, status: StatusCode) -> Response {
+async fn page(context: &Ctx, browser: &Browser, logged_in: LoggedIn, view: ChatView<'_>) -> Result<ChatPage, ApiError> {
+    let conversations = match &browser.0 {
+        Some(id) => context.app.conversations_of(id).await?,
+        None => Vec::new(),
+    };
+    let documents = context.app.documents().await?;
+    let title_of = |id: &str| documents.iter().find(|d| d.id == id).map_or_else(|| id.to_string(), |d| d.title.clone());
+    let scope = view.scope.iter().map(|id| DocumentName { id: id.clone(), title: title_of(id) }).collect();
+    let library = match view.conversation_id.is_empty() {
+        true => documents.iter().map(|d| DocumentName { id: d.id.clone(), title: d.title.clone() }).collect(),
+        false => Vec::new(),
+    };
+    Ok(ChatPage {
+        frame: Frame::new(context, browser, logged_in, "chat"),
+        conversations: conversations.into_iter().map(|c| ConversationItem { id: c.id, title: c.title }).collect(),
+        conversation_id: view.conversation_id,
+        scope,
+        library,
+        messages: view.messages.iter().map(MessageView::from).collect(),
+        examples: &EXAMPLES,
+        question: view.question,
+        error: view.error,
+    })
+}
+
+pub(super) fn render(template: &impl Template, status: StatusCode) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => ApiError::from(AppError::Internal(e.into())).into_response(),
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ChatQuery {
-    /// The conversation to show.
-    c: Option<String>,
+/// A query string or form whose keys may repeat (`scope=a&scope=b`).
+pub(super) fn pairs(encoded: &str) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(encoded).map_err(|e| ApiError::MalformedQuery(format!("the query string cannot be read: {e}")))
 }
 
-/// `GET /`: the chat, with the conversation `?c=<id>` when given.
-pub async fn chat(State(context): State<Ctx>, Query(query): Query<ChatQuery>) -> Result<Response, ApiError> {
-    let Some(id) = query.c.filter(|c| !c.is_empty()) else {
-        return Ok(render(&page(String::new(), &[], String::new(), None), StatusCode::OK));
+fn values(pairs: &[(String, String)], key: &str) -> Vec<String> {
+    pairs.iter().filter(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.clone()).collect()
+}
+
+/// `GET /`: the chat, with the conversation `?c=<id>` when given; a new one
+/// limited to the documents `?scope=<id>` (repeatable) when given.
+pub async fn chat(
+    State(context): State<Ctx>,
+    browser: Browser,
+    logged_in: LoggedIn,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = pairs(query.as_deref().unwrap_or(""))?;
+    let Some(id) = values(&query, "c").into_iter().next() else {
+        let known: std::collections::HashSet<String> = context.app.documents().await?.into_iter().map(|d| d.id).collect();
+        let (scope, unknown): (Vec<String>, Vec<String>) = values(&query, "scope").into_iter().partition(|id| known.contains(id));
+        let error = (!unknown.is_empty()).then(|| format!("No document with id {:?}: it may have been deleted.", unknown[0]));
+        let view = ChatView { scope, error, ..ChatView::empty() };
+        return Ok(render(&page(&context, &browser, logged_in, view).await?, StatusCode::OK));
     };
     match context.app.conversation(&id).await {
-        Ok(conversation) => Ok(render(&page(id, &conversation.messages, String::new(), None), StatusCode::OK)),
+        Ok(conversation) => {
+            let view = ChatView { conversation_id: id, messages: &conversation.messages, scope: conversation.documents.clone(), ..ChatView::empty() };
+            Ok(render(&page(&context, &browser, logged_in, view).await?, StatusCode::OK))
+        }
         Err(AppError::NotFound { .. }) => {
             let error = "That conversation does not exist (any more). Ask a question to start a new one.".to_string();
-            Ok(render(&page(String::new(), &[], String::new(), Some(error)), StatusCode::NOT_FOUND))
+            let view = ChatView { error: Some(error), ..ChatView::empty() };
+            Ok(render(&page(&context, &browser, logged_in, view).await?, StatusCode::NOT_FOUND))
         }
         Err(error) => Err(error.into()),
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AskForm {
-    question: String,
-    #[serde(default)]
-    conversation_id: String,
-}
-
-/// `POST /`: the page's form without JavaScript. The answer is stored and the
-/// browser is sent to the conversation (so a reload does not ask again).
-pub async fn ask_form(State(context): State<Ctx>, form: Result<Form<AskForm>, FormRejection>) -> Result<Response, ApiError> {
+/// `POST /`: the page's form without JavaScript (fields `question`,
+/// `conversation_id`, and `documents` repeated for a limit). The answer is
+/// stored and the browser is sent to the conversation (so a reload does not
+/// ask again).
+pub async fn ask_form(
+    State(context): State<Ctx>,
+    browser: Browser,
+    logged_in: LoggedIn,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, ApiError> {
     let Form(form) = form?;
-    let conversation_id = Some(form.conversation_id.clone()).filter(|c| !c.is_empty());
-    let question = Question { text: form.question.clone(), conversation_id: conversation_id.clone(), ..Question::default() };
+    let text = values(&form, "question").into_iter().next().unwrap_or_default();
+    let conversation_id = values(&form, "conversation_id").into_iter().next();
+    let documents = values(&form, "documents");
+    let question = Question {
+        text: text.clone(),
+        conversation_id: conversation_id.clone(),
+        documents: documents.clone(),
+        owner: browser.0.clone(),
+        ..Question::default()
+    };
     let accepted = match context.app.accept(question).await {
         Ok(accepted) => accepted,
-        Err(AppError::InvalidQuestion(problem)) => {
-            let messages = match &conversation_id {
+        Err(AppError::InvalidQuestion(problem) | AppError::Invalid(problem)) => {
+            let conversation = match &conversation_id {
                 Some(id) => match context.app.conversation(id).await {
-                    Ok(conversation) => conversation.messages,
-                    Err(AppError::NotFound { .. }) => Vec::new(),
+                    Ok(conversation) => Some(conversation),
+                    Err(AppError::NotFound { .. }) => None,
                     Err(error) => return Err(error.into()),
                 },
-                None => Vec::new(),
+                None => None,
             };
-            let shown = page(form.conversation_id, &messages, form.question, Some(problem));
-            return Ok(render(&shown, StatusCode::UNPROCESSABLE_ENTITY));
+            let (messages, scope) = conversation.map_or((Vec::new(), documents), |c| (c.messages, c.documents));
+            let view = ChatView {
+                conversation_id: conversation_id.unwrap_or_default(),
+                messages: &messages,
+                scope,
+                question: text,
+                error: Some(problem),
+            };
+            return Ok(render(&page(&context, &browser, logged_in, view).await?, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+        Err(AppError::NotFound { what: "document", id }) => {
+            // A limit naming a document deleted since the page was shown.
+            let error = format!("No document with id {id:?}: it may have been deleted. Choose the documents again.");
+            let view = ChatView { question: text, error: Some(error), ..ChatView::empty() };
+            return Ok(render(&page(&context, &browser, logged_in, view).await?, StatusCode::NOT_FOUND));
         }
         Err(AppError::NotFound { .. }) => {
             // A form posted from a page whose conversation was deleted meanwhile.
             let error = "That conversation does not exist (any more). Ask again to start a new one.".to_string();
-            return Ok(render(&page(String::new(), &[], form.question, Some(error)), StatusCode::NOT_FOUND));
+            let view = ChatView { question: text, error: Some(error), ..ChatView::empty() };
+            return Ok(render(&page(&context, &browser, logged_in, view).await?, StatusCode::NOT_FOUND));
         }
         Err(error) => return Err(error.into()),
     };
     let reply = context.app.answer(accepted, |_| {}).await?;
     Ok(Redirect::to(&format!("/?c={}#m-{}", reply.conversation_id, reply.message_id)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RenameForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /conversations/{id}/rename`: the side list's rename without JavaScript.
+pub async fn rename_form(
+    State(context): State<Ctx>,
+    browser: Browser,
+    logged_in: LoggedIn,
+    Path(id): Path<String>,
+    form: Result<Form<RenameForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form?;
+    check_form_token(&context, &browser, &form.csrf)?;
+    let caller = Caller { browser: browser.0.clone(), admin: logged_in.0 };
+    context.app.rename_conversation(&id, &form.title, &caller).await?;
+    Ok(Redirect::to(&format!("/?c={id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// `POST /conversations/{id}/delete`: the side list's delete without JavaScript.
+pub async fn delete_form(
+    State(context): State<Ctx>,
+    browser: Browser,
+    logged_in: LoggedIn,
+    Path(id): Path<String>,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form?;
+    check_form_token(&context, &browser, &form.csrf)?;
+    let caller = Caller { browser: browser.0.clone(), admin: logged_in.0 };
+    context.app.delete_conversation(&id, &caller).await?;
+    Ok(Redirect::to("/").into_response())
 }
 
 #[derive(Debug, Deserialize)]
