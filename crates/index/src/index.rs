@@ -263,6 +263,12 @@ impl Index {
         self.store.documents()
     }
 
+    /// Whether a document has passages stored: one filtered count, not a
+    /// read of every document.
+    pub fn has_document(&self, doc_id: &str) -> Result<bool> {
+        Ok(self.store.count(doc_id, None)? > 0)
+    }
+
     /// One document's summary, or `None` when it is not stored.
     pub fn document(&self, doc_id: &str) -> Result<Option<DocumentSummary>> {
         Ok(self.store.documents()?.into_iter().find(|d| d.id == doc_id))

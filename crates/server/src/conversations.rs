@@ -315,14 +315,28 @@ impl Conversations {
     /// The conversations `owner` started, the latest active first (at most
     /// [`LISTED_CONVERSATIONS`]). There is no way to list everyone's.
     pub async fn list(&self, owner: &str) -> sqlx::Result<Vec<ConversationSummary>> {
+        self.summaries("c.owner = $1", owner).await
+    }
+
+    /// One conversation as a list shows it.
+    pub async fn summary(&self, id: &str) -> sqlx::Result<Option<ConversationSummary>> {
+        if id.contains('\0') {
+            return Ok(None);
+        }
+        Ok(self.summaries("c.id = $1", id).await?.pop())
+    }
+
+    /// Conversations as lists show them, those `condition` (on `c`, with its
+    /// one parameter `$1` bound to `value`) selects.
+    async fn summaries(&self, condition: &str, value: &str) -> sqlx::Result<Vec<ConversationSummary>> {
         let sql = format!(
             "SELECT c.id, {TITLE}, c.created_at,
                 COALESCE((SELECT MAX(created_at) FROM messages WHERE conversation_id = c.id), c.created_at) AS updated_at,
                 (SELECT COUNT(*) FROM messages WHERE conversation_id = c.id), c.documents
-             FROM conversations c WHERE c.owner = $1 ORDER BY updated_at DESC, c.id LIMIT {LISTED_CONVERSATIONS}"
+             FROM conversations c WHERE {condition} ORDER BY updated_at DESC, c.id LIMIT {LISTED_CONVERSATIONS}"
         );
         type Row = (String, String, String, String, i64, Option<String>);
-        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(storable(owner)).fetch_all(pool).await)?;
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(storable(value)).fetch_all(pool).await)?;
         rows.into_iter()
             .map(|(id, title, created_at, updated_at, messages, documents)| {
                 Ok(ConversationSummary { id, title, created_at, updated_at, messages, documents: document_list(documents)? })
@@ -613,6 +627,8 @@ mod tests {
             assert_eq!(store.settings("none").await.unwrap(), None);
 
             assert!(store.rename("c1", Some("The dam")).await.unwrap());
+            assert_eq!(store.summary("c1").await.unwrap().map(|c| c.title).as_deref(), Some("The dam"));
+            assert_eq!(store.summary("none").await.unwrap(), None);
             assert!(!store.rename("none", Some("x")).await.unwrap());
             assert_eq!(store.conversation("c1").await.unwrap().unwrap().title, "The dam");
             store.set_documents("c1", &[]).await.unwrap();

@@ -654,7 +654,16 @@ async fn each_browser_keeps_its_own_conversations_and_a_logged_in_admin_changes_
     let cross_site = client().delete(&url).header("cookie", &alice).header("origin", "https://evil.example").send().await.unwrap();
     let status = cross_site.status();
     assert_problem(status, &cross_site.json().await.unwrap(), 403, "evil.example");
-    let renamed = client().patch(&url).header("cookie", &alice).json(&json!({ "title": "  Tokayev\nquotes " })).send().await.unwrap();
+    // Behind a proxy that rewrites `Host`, the host the browser used comes as X-Forwarded-Host.
+    let renamed = client()
+        .patch(&url)
+        .header("cookie", &alice)
+        .header("origin", "https://footnote.example")
+        .header("x-forwarded-host", "footnote.example")
+        .json(&json!({ "title": "  Tokayev\nquotes " }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(renamed.status(), StatusCode::OK);
     let renamed: Value = renamed.json().await.unwrap();
     assert_eq!((renamed["title"].as_str(), renamed["messages"].as_i64()), (Some("Tokayev quotes"), Some(2)));

@@ -158,15 +158,16 @@ impl App {
         if documents.is_empty() {
             return Ok(documents);
         }
-        let indexed: std::collections::HashSet<String> = self.documents().await?.into_iter().map(|d| d.id).collect();
-        let mut known = Vec::with_capacity(documents.len());
+        let mut known: Vec<String> = Vec::with_capacity(documents.len());
         for id in documents {
-            if !indexed.contains(&id) {
+            if known.contains(&id) {
+                continue;
+            }
+            let lookup = id.clone();
+            if !self.with_index(move |index| index.has_document(&lookup)).await?? {
                 return Err(AppError::NotFound { what: "document", id });
             }
-            if !known.contains(&id) {
-                known.push(id);
-            }
+            known.push(id);
         }
         Ok(known)
     }
@@ -223,16 +224,7 @@ impl App {
         let title = rules::conversation_title(title)?;
         self.may_change(id, caller).await?;
         self.conversations.rename(id, title.as_deref()).await?;
-        let conversation = self.conversation(id).await?;
-        let updated_at = conversation.messages.last().map_or(&conversation.created_at, |m| &m.created_at).clone();
-        Ok(ConversationSummary {
-            id: conversation.id,
-            title: conversation.title,
-            created_at: conversation.created_at,
-            updated_at,
-            messages: conversation.messages.len() as i64,
-            documents: conversation.documents,
-        })
+        self.conversations.summary(id).await?.ok_or_else(|| AppError::NotFound { what: "conversation", id: id.into() })
     }
 
     /// Deletes a conversation with its messages and their feedback.

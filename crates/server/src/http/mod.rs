@@ -169,15 +169,19 @@ async fn browser_cookie(State(context): State<Ctx>, mut request: Request, next: 
 }
 
 /// Refuses a request that changes something when the browser says another
-/// site sent it (its `Origin` names another host). Clients that send no
-/// `Origin` (curl, other services) are not browsers acting for another site.
+/// site sent it (its `Origin` names another host than the one it was sent
+/// to: `Host`, or `X-Forwarded-Host` from a proxy that rewrites `Host`).
+/// Clients that send no `Origin` (curl, other services) are not browsers
+/// acting for another site.
 async fn same_origin_writes(request: Request, next: Next) -> Result<Response, ApiError> {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if let (false, Some(origin)) = (safe, request.headers().get(header::ORIGIN)) {
-        let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
         let origin = origin.to_str().unwrap_or("");
         let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest).trim_end_matches('/');
-        if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let host = header("host");
+        let targets = [host, header("x-forwarded-host")];
+        if origin_host.is_empty() || !targets.iter().any(|target| !target.is_empty() && origin_host.eq_ignore_ascii_case(target)) {
             return Err(ApiError::CrossSite(format!("a request from {origin:?} may not change anything on {host:?}")));
         }
     }

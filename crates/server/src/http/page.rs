@@ -249,10 +249,27 @@ async fn page(context: &Ctx, browser: &Browser, logged_in: LoggedIn, view: ChatV
         Some(id) => context.app.conversations_of(id).await?,
         None => Vec::new(),
     };
-    let documents = context.app.documents().await?;
-    let title_of = |id: &str| documents.iter().find(|d| d.id == id).map_or_else(|| id.to_string(), |d| d.title.clone());
-    let scope = view.scope.iter().map(|id| DocumentName { id: id.clone(), title: title_of(id) }).collect();
-    let library = match view.conversation_id.is_empty() {
+    let starting = view.conversation_id.is_empty();
+    // The library is read only where the page shows it: the titles of a
+    // limit, and the documents to choose from on a new chat.
+    let documents = match starting || !view.scope.is_empty() {
+        true => context.app.documents().await?,
+        false => Vec::new(),
+    };
+    let title_of = |id: &str| documents.iter().find(|d| d.id == id).map(|d| d.title.clone());
+    let mut error = view.error;
+    let mut scope = Vec::new();
+    for id in view.scope {
+        match title_of(&id) {
+            Some(title) => scope.push(DocumentName { id, title }),
+            // A conversation's limit keeps a document deleted since; a new one cannot name it.
+            None if !starting => scope.push(DocumentName { title: id.clone(), id }),
+            None => {
+                error.get_or_insert(format!("No document with id {id:?}: it may have been deleted."));
+            }
+        }
+    }
+    let library = match starting {
         true => documents.iter().map(|d| DocumentName { id: d.id.clone(), title: d.title.clone() }).collect(),
         false => Vec::new(),
     };
@@ -265,7 +282,7 @@ async fn page(context: &Ctx, browser: &Browser, logged_in: LoggedIn, view: ChatV
         messages: view.messages.iter().map(MessageView::from).collect(),
         examples: &EXAMPLES,
         question: view.question,
-        error: view.error,
+        error,
     })
 }
 
@@ -295,10 +312,7 @@ pub async fn chat(
 ) -> Result<Response, ApiError> {
     let query = pairs(query.as_deref().unwrap_or(""))?;
     let Some(id) = values(&query, "c").into_iter().next() else {
-        let known: std::collections::HashSet<String> = context.app.documents().await?.into_iter().map(|d| d.id).collect();
-        let (scope, unknown): (Vec<String>, Vec<String>) = values(&query, "scope").into_iter().partition(|id| known.contains(id));
-        let error = (!unknown.is_empty()).then(|| format!("No document with id {:?}: it may have been deleted.", unknown[0]));
-        let view = ChatView { scope, error, ..ChatView::empty() };
+        let view = ChatView { scope: values(&query, "scope"), ..ChatView::empty() };
         return Ok(render(&page(&context, &browser, logged_in, view).await?, StatusCode::OK));
     };
     match context.app.conversation(&id).await {
