@@ -221,12 +221,14 @@ impl Conversations {
     }
 
     /// Appends an answered question to a conversation, creating the
-    /// conversation when it is new. Returns the message id.
-    pub async fn add_message(&self, conversation_id: &str, response: &AskResponse) -> sqlx::Result<String> {
+    /// conversation with `new` (its owner and limit) when it does not exist;
+    /// one that exists keeps its own. Returns the message id.
+    pub async fn add_message(&self, conversation_id: &str, response: &AskResponse, new: &ConversationSettings) -> sqlx::Result<String> {
         let id = uuid::Uuid::new_v4().to_string();
         let stored = StoredAnswer { answer: response.answer.clone(), timings_ms: response.timings_ms };
         let json = serde_json::to_string(&stored).expect("answers serialize");
-        let create = "INSERT INTO conversations (id) VALUES ($1) ON CONFLICT DO NOTHING";
+        let create = "INSERT INTO conversations (id, owner, documents) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+        let (owner, documents) = (new.owner.as_deref().map(storable), stored_documents(&new.documents));
         let append = "INSERT INTO messages (id, conversation_id, position, question, answer_text, abstained, response)
              SELECT $1, $2, COALESCE(MAX(position) + 1, 0), $3, $4, $5, $6 FROM messages WHERE conversation_id = $2";
         // Appends to one conversation take their turns: PostgreSQL locks the
@@ -243,7 +245,7 @@ impl Conversations {
             let result = on_writer!(self, |pool| {
                 async {
                     let mut tx = pool.begin().await?;
-                    sqlx::query(create).bind(conversation_id).execute(&mut *tx).await?;
+                    sqlx::query(create).bind(conversation_id).bind(&owner).bind(&documents).execute(&mut *tx).await?;
                     if let Some(lock) = lock {
                         sqlx::query(lock).bind(conversation_id).execute(&mut *tx).await?;
                     }
@@ -284,14 +286,6 @@ impl Conversations {
         let rows: Vec<MessageRow> = on_pool!(self, |pool| sqlx::query_as(sql).bind(&id).fetch_all(pool).await)?;
         let messages = rows.into_iter().map(message_from_row).collect::<sqlx::Result<Vec<_>>>()?;
         Ok(Some(Conversation { id, title, created_at, documents: document_list(documents)?, messages }))
-    }
-
-    /// Starts a conversation with its owner and scope; one that exists keeps its own.
-    pub async fn start(&self, id: &str, settings: &ConversationSettings) -> sqlx::Result<()> {
-        let sql = "INSERT INTO conversations (id, owner, documents) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
-        let owner = settings.owner.as_deref();
-        let documents = stored_documents(&settings.documents);
-        on_writer!(self, |pool| sqlx::query(sql).bind(id).bind(owner).bind(&documents).execute(pool).await.map(|_| ()))
     }
 
     /// Who started a conversation and what it is limited to; `None` when there is no such conversation.
@@ -525,7 +519,7 @@ mod tests {
     async fn a_nul_in_text_or_an_id_is_neither_an_error_nor_a_difference_between_stores() {
         on_every_database(|url| async move {
             let store = Conversations::open(&url).await.unwrap();
-            let message = store.add_message("c1", &response("wh\0y?", "Be\0cause. [1]")).await.unwrap();
+            let message = store.add_message("c1", &response("wh\0y?", "Be\0cause. [1]"), &ConversationSettings::default()).await.unwrap();
             assert_eq!(store.turns("c1").await.unwrap()[0].question, "why?", "{url}");
             assert_eq!(store.turns("c1").await.unwrap()[0].answer, "Because. [1]", "{url}");
             assert!(store.record_feedback(&message, Rating::Up, Some("fine\0")).await.unwrap(), "{url}");
@@ -543,8 +537,8 @@ mod tests {
     async fn messages_keep_their_order_and_feedback_survives_a_reopen() {
         on_every_database(|url| async move {
             let store = Conversations::open(&url).await.unwrap();
-            let first = store.add_message("c1", &response("why?", "Because. [1]")).await.unwrap();
-            store.add_message("c1", &response("and then?", "Then. [1]")).await.unwrap();
+            let first = store.add_message("c1", &response("why?", "Because. [1]"), &ConversationSettings::default()).await.unwrap();
+            store.add_message("c1", &response("and then?", "Then. [1]"), &ConversationSettings::default()).await.unwrap();
             assert!(store.record_feedback(&first, Rating::Down, None).await.unwrap());
             assert!(store.record_feedback(&first, Rating::Up, Some("clear")).await.unwrap());
             assert!(!store.record_feedback("no-such-message", Rating::Up, None).await.unwrap());
@@ -572,7 +566,7 @@ mod tests {
             let store = Conversations::open(&url).await.unwrap();
             let appends = (0..24).map(|i| {
                 let store = store.clone();
-                async move { store.add_message("busy", &response(&format!("q{i}"), "a")).await.unwrap() }
+                async move { store.add_message("busy", &response(&format!("q{i}"), "a"), &ConversationSettings::default()).await.unwrap() }
             });
             futures_util::future::join_all(appends).await;
             let conversation = store.conversation("busy").await.unwrap().unwrap();
@@ -589,7 +583,7 @@ mod tests {
             let store = Conversations::open(&url).await.unwrap();
             assert!(store.first_slack_delivery("event:Ev1").await.unwrap());
             assert!(!store.first_slack_delivery("event:Ev1").await.unwrap(), "{url}");
-            store.add_message("c1", &response("why?", "Because. [1]")).await.unwrap();
+            store.add_message("c1", &response("why?", "Because. [1]"), &ConversationSettings::default()).await.unwrap();
             assert_eq!(store.slack_thread("C1", "1.1").await.unwrap(), None);
             store.link_slack_thread("C1", "1.1", "c1").await.unwrap();
             store.link_slack_thread("C1", "1.1", "c1").await.unwrap();
@@ -604,19 +598,17 @@ mod tests {
         on_every_database(|url| async move {
             let store = Conversations::open(&url).await.unwrap();
             let mine = ConversationSettings { owner: Some("browser-a".into()), documents: vec!["report.pdf".into()] };
-            store.start("c1", &mine).await.unwrap();
-            let first = store.add_message("c1", &response("Who built the dam?", "Engineers. [1]")).await.unwrap();
-            store.add_message("c1", &response("When?", "In 1931. [1]")).await.unwrap();
+            let first = store.add_message("c1", &response("Who built the dam?", "Engineers. [1]"), &mine).await.unwrap();
+            // A conversation keeps who started it and its limit.
+            store.add_message("c1", &response("When?", "In 1931. [1]"), &ConversationSettings::default()).await.unwrap();
             store.record_feedback(&first, Rating::Up, None).await.unwrap();
             // Timestamps count milliseconds: c2's message is the later one.
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            store.start("c2", &ConversationSettings { owner: Some("browser-a".into()), documents: vec![] }).await.unwrap();
-            store.add_message("c2", &response("Why the lake?", "Salt. [1]")).await.unwrap();
-            store.start("theirs", &ConversationSettings { owner: Some("browser-b".into()), documents: vec![] }).await.unwrap();
-            store.add_message("theirs", &response("Other?", "Yes. [1]")).await.unwrap();
-            store.add_message("api", &response("No owner?", "None. [1]")).await.unwrap();
-            // Starting again changes nothing.
-            store.start("c1", &ConversationSettings::default()).await.unwrap();
+            let a = ConversationSettings { owner: Some("browser-a".into()), documents: vec![] };
+            store.add_message("c2", &response("Why the lake?", "Salt. [1]"), &a).await.unwrap();
+            let b = ConversationSettings { owner: Some("browser-b".into()), documents: vec![] };
+            store.add_message("theirs", &response("Other?", "Yes. [1]"), &b).await.unwrap();
+            store.add_message("api", &response("No owner?", "None. [1]"), &ConversationSettings::default()).await.unwrap();
 
             let listed = store.list("browser-a").await.unwrap();
             let shown: Vec<(&str, &str, i64)> = listed.iter().map(|c| (c.id.as_str(), c.title.as_str(), c.messages)).collect();

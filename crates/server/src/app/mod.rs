@@ -185,13 +185,11 @@ impl App {
         let response = tokio::task::spawn_blocking(move || asker.ask(&request, &mut events)).await??;
         metrics::histogram!("footnote_answer_duration_seconds").record(started.elapsed().as_secs_f64());
         record_answer_metrics(&response);
-        if let Some(settings) = &question.start {
-            self.conversations.start(&question.conversation_id, settings).await?;
-        }
         if let Some(documents) = &question.new_limit {
             self.conversations.set_documents(&question.conversation_id, documents).await?;
         }
-        let message_id = self.conversations.add_message(&question.conversation_id, &response).await?;
+        let new = question.start.unwrap_or_default();
+        let message_id = self.conversations.add_message(&question.conversation_id, &response, &new).await?;
         Ok(AskReply { conversation_id: question.conversation_id, message_id, response })
     }
 
