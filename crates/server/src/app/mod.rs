@@ -138,9 +138,10 @@ impl App {
                     return Err(AppError::NotFound { what: "conversation", id });
                 };
                 let turns: Vec<Turn> = self.conversations.turns(&id).await?;
-                match given.is_empty() {
-                    true => (id, turns, settings.documents, None, None),
-                    false => (id, turns, given.clone(), None, Some(given)),
+                if given.is_empty() {
+                    (id, turns, settings.documents, None, None)
+                } else {
+                    (id, turns, given.clone(), None, Some(given))
                 }
             }
             None => {

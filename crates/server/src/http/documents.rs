@@ -175,7 +175,9 @@ async fn read_files(mut multipart: Multipart, limit: usize) -> Result<Vec<Upload
     Ok(files)
 }
 
-fn multipart_error(error: axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
+/// An upload that broke off or went over `limit`, as a problem; the page's
+/// uploads share it.
+pub(super) fn multipart_error(error: axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
     match error.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!("the upload is over the limit of {limit} bytes")),
         _ => ApiError::Invalid(format!("the upload cannot be read: {}", error.body_text())),

@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 use tokio_stream::StreamExt;
 
 use super::cookies::{self, Browser, LoggedIn, SESSION_COOKIE, SESSION_HOURS, check_form_token};
+use super::documents::multipart_error;
 use super::extract::{Path, Query};
 use super::page::{Frame, TokenForm, render};
 use super::{ApiError, Ctx};
@@ -198,6 +199,12 @@ fn may_write(context: &Ctx, logged_in: LoggedIn) -> Result<(), String> {
     }
 }
 
+/// The library, saying why this browser may not change it.
+async fn refused(context: &Ctx, browser: &Browser, logged_in: LoggedIn, reason: String) -> Result<Response, ApiError> {
+    let shown = library_page(context, browser, logged_in, String::new(), Vec::new(), Some(reason)).await?;
+    Ok(render(&shown, StatusCode::FORBIDDEN))
+}
+
 /// `POST /documents`: files uploaded from the library's form (field `file`,
 /// repeatable, and the form's `csrf`). Each file is indexed on its own, so
 /// one that cannot be read does not stop the others. With
@@ -213,19 +220,18 @@ pub async fn upload(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, ApiError> {
     if let Err(reason) = may_write(&context, logged_in) {
-        let shown = library_page(&context, &browser, logged_in, String::new(), Vec::new(), Some(reason)).await?;
-        return Ok(render(&shown, StatusCode::FORBIDDEN));
+        return refused(&context, &browser, logged_in, reason).await;
     }
     let mut multipart = multipart.map_err(|e| ApiError::Invalid(e.body_text()))?;
     let limit = context.upload_limit;
     let mut token = String::new();
     let mut files = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(|e| upload_error(e, limit))? {
+    while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
         match field.name() {
-            Some("csrf") => token = field.text().await.map_err(|e| upload_error(e, limit))?,
+            Some("csrf") => token = field.text().await.map_err(|e| multipart_error(e, limit))?,
             Some("file") => {
                 let file_name = field.file_name().unwrap_or_default().to_string();
-                let bytes = field.bytes().await.map_err(|e| upload_error(e, limit))?;
+                let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
                 // A form submitted with no file chosen sends one empty, nameless part.
                 if !(file_name.is_empty() && bytes.is_empty()) {
                     files.push(Upload { file_name, bytes: bytes.to_vec() });
@@ -248,13 +254,6 @@ pub async fn upload(
         return Ok(render(&shown, StatusCode::UNPROCESSABLE_ENTITY));
     }
     Ok(render(&library_page(&context, &browser, logged_in, String::new(), outcomes, None).await?, StatusCode::OK))
-}
-
-fn upload_error(error: axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
-    match error.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!("the upload is over the limit of {limit} bytes")),
-        _ => ApiError::Invalid(format!("the upload cannot be read: {}", error.body_text())),
-    }
 }
 
 fn wants_stages(headers: &HeaderMap) -> bool {
@@ -339,8 +338,7 @@ pub async fn delete_form(
 ) -> Result<Response, ApiError> {
     let Form(form) = form?;
     if let Err(reason) = may_write(&context, logged_in) {
-        let shown = library_page(&context, &browser, logged_in, String::new(), Vec::new(), Some(reason)).await?;
-        return Ok(render(&shown, StatusCode::FORBIDDEN));
+        return refused(&context, &browser, logged_in, reason).await;
     }
     check_form_token(&context, &browser, &form.csrf)?;
     context.app.delete_document(&form.id).await?;

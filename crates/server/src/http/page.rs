@@ -252,10 +252,7 @@ async fn page(context: &Ctx, browser: &Browser, logged_in: LoggedIn, view: ChatV
     let starting = view.conversation_id.is_empty();
     // The library is read only where the page shows it: the titles of a
     // limit, and the documents to choose from on a new chat.
-    let documents = match starting || !view.scope.is_empty() {
-        true => context.app.documents().await?,
-        false => Vec::new(),
-    };
+    let documents = if starting || !view.scope.is_empty() { context.app.documents().await? } else { Vec::new() };
     let title_of = |id: &str| documents.iter().find(|d| d.id == id).map(|d| d.title.clone());
     let mut error = view.error;
     let mut scope = Vec::new();
@@ -269,10 +266,7 @@ async fn page(context: &Ctx, browser: &Browser, logged_in: LoggedIn, view: ChatV
             }
         }
     }
-    let library = match starting {
-        true => documents.iter().map(|d| DocumentName { id: d.id.clone(), title: d.title.clone() }).collect(),
-        false => Vec::new(),
-    };
+    let library = if starting { documents.into_iter().map(|d| DocumentName { id: d.id, title: d.title }).collect() } else { Vec::new() };
     Ok(ChatPage {
         frame: Frame::new(context, browser, logged_in, "chat"),
         conversations: conversations.into_iter().map(|c| ConversationItem { id: c.id, title: c.title }).collect(),
