@@ -12,6 +12,7 @@
 # `scripts/bench.sh llm` measures generated answers: the seed sets answered by
 # SmolLM2-135M-Instruct through llama.cpp's llama-server (scripts/llm-server.sh
 # builds it once per machine), beside the extractive answers.
+# `scripts/bench.sh ingest` measures ingest throughput only, against the Python peer.
 # `scripts/bench.sh formats` compares PDF text extractors on tests/documents
 # (scripts/pdf-extractors) and times `footnote ingest` of each format there.
 set -euo pipefail
@@ -32,6 +33,35 @@ fi
 cpu_line() {
   grep -E "model name|^flags" /proc/cpuinfo | sort -u | sed -E 's/^flags.*/AVX-512: '"$(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)"', VNNI: '"$(grep -qwE 'avx512_vnni|avx_vnni' /proc/cpuinfo && echo yes || echo no)"'/'
 }
+# Ingest throughput of each model file, and of the Python peer (fastembed-py and
+# qdrant-client in local mode, scripts/peer-ingest.py) with the same files, one
+# after the other in this one run. The per-channel int8 file is what
+# `--model-file auto` takes on a CPU with VNNI.
+ingest_comparison() {
+  echo "## ingest throughput (squad2-dev, then seeds)"
+  local peer="$ROOT/.cache/peer"
+  [ -d "$peer/fastembed" ] || python3 -m pip install --quiet --disable-pip-version-check --target "$peer" \
+    fastembed==0.9.1 qdrant-client==1.20.0
+  for model in model.onnx model-int8-per-channel.onnx model-int8.onnx; do
+    [ -f "$FOOTNOTE_MODEL_DIR/$model" ] || continue
+    for docs in "$SQUAD/docs" seeds; do
+      rm -rf "$WORK/index"
+      echo "### footnote, $model, $docs"
+      FOOTNOTE_MODEL_FILE=$model $FOOTNOTE --data-dir "$WORK/index" ingest "$docs" | tail -2
+    done
+    # The peer reads model.onnx from its directory: one holding this file under that name.
+    rm -rf "$WORK/peer-model" && mkdir "$WORK/peer-model"
+    for file in "$FOOTNOTE_MODEL_DIR"/*.json "$FOOTNOTE_MODEL_DIR"/vocab.txt; do ln -s "$(readlink -f "$file")" "$WORK/peer-model/"; done
+    ln -s "$(readlink -f "$FOOTNOTE_MODEL_DIR/$model")" "$WORK/peer-model/model.onnx"
+    echo "### peer (fastembed-py 0.9.1, qdrant-client 1.20.0 local), $model, $SQUAD/docs"
+    PYTHONPATH="$peer" python3 scripts/peer-ingest.py "$SQUAD/docs" "$WORK/peer-model" 2>/dev/null
+  done
+}
+if [ "$MODE" = ingest ]; then
+  cpu_line
+  ingest_comparison
+  exit 0
+fi
 if [ "$MODE" = llm ]; then
   cpu_line
   eval "$(scripts/llm-server.sh | sed 's/^/export /')"
@@ -88,14 +118,7 @@ fi
 if [ "$MODE" = load ] || [ "$MODE" = compare ] || [ "$MODE" = judge ]; then
   $FOOTNOTE --data-dir "$WORK/seeds" ingest seeds >/dev/null
 else
-echo "## ingest throughput"
-for model in model.onnx model-int8.onnx; do
-  for docs in seeds "$SQUAD/docs"; do
-    rm -rf "$WORK/index"
-    echo "### $model, $docs"
-    FOOTNOTE_MODEL_FILE=$model $FOOTNOTE --data-dir "$WORK/index" ingest "$docs" | tail -2
-  done
-done
+ingest_comparison
 
 echo "## squad2-dev (fp32 index): answers through the ask path, then retrieval per ranking"
 rm -rf "$WORK/squad" && $FOOTNOTE --data-dir "$WORK/squad" ingest "$SQUAD/docs" >/dev/null

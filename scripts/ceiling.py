@@ -58,7 +58,7 @@ def batches(size):
         yield {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
 
 
-for onnx_file in ["model.onnx", "model-int8.onnx"]:
+for onnx_file in ["model.onnx", "model-int8.onnx", "model-int8-per-channel.onnx"]:
     options = ort.SessionOptions()
     options.intra_op_num_threads = os.cpu_count()
     session = ort.InferenceSession(os.path.join(model_dir, onnx_file), options)

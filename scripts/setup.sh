@@ -29,6 +29,26 @@ if [ -z "${FOOTNOTE_MODEL_DIR:-}" ]; then
   rm -rf "$MODEL_BUILT" && mv "$MODEL_BUILT.partial" "$MODEL_BUILT"
   export FOOTNOTE_MODEL_DIR="$MODEL_BUILT"
 fi
+if [ ! -f "$FOOTNOTE_MODEL_DIR/$INT8_FILE" ] && [ -f "$FOOTNOTE_MODEL_DIR/model.onnx" ]; then
+  # The int8 file footnote chooses on CPUs with VNNI (`--model-file auto`). The
+  # shared folder lacks it, so a folder of the same name in .cache links the
+  # shared files and adds it; env.sh prefers that folder.
+  target="$FOOTNOTE_MODEL_DIR"
+  [ -w "$FOOTNOTE_MODEL_DIR" ] && [ "$FOOTNOTE_MODEL_DIR" = "$MODEL_BUILT" ] || target="$MODEL_QUANTIZED"
+  echo "setup: writing $target/$INT8_FILE (int8, per channel) from $FOOTNOTE_MODEL_DIR/model.onnx" >&2
+  tools="$ROOT/.cache/model-tools"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$tools" \
+    numpy==2.4.6 onnx==1.23.2 safetensors==0.8.0 packaging==26.4 sympy==1.14.0
+  if [ "$target" = "$MODEL_QUANTIZED" ]; then
+    rm -rf "$target.partial" && mkdir -p "$target.partial"
+    for file in "$FOOTNOTE_MODEL_DIR"/*; do ln -s "$(cd "$(dirname "$file")" && pwd)/$(basename "$file")" "$target.partial/"; done
+    PYTHONPATH="$tools:$ORT_TARGET" python3 "$ROOT/scripts/quantize-minilm.py" "$FOOTNOTE_MODEL_DIR/model.onnx" "$target.partial/$INT8_FILE"
+    rm -rf "$target" && mv "$target.partial" "$target"
+  else
+    PYTHONPATH="$tools:$ORT_TARGET" python3 "$ROOT/scripts/quantize-minilm.py" "$target/model.onnx" "$target/$INT8_FILE"
+  fi
+  export FOOTNOTE_MODEL_DIR="$target"
+fi
 echo "setup: embedding model from $FOOTNOTE_MODEL_DIR" >&2
 
 # scripts/test.sh skips this: its test build compiles the binary too, with the

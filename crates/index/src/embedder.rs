@@ -18,6 +18,47 @@ const MAX_WORD_PIECES: usize = 256;
 /// to similar lengths and little work is spent on padding.
 const BATCH_SIZE: usize = 32;
 
+/// The int8 file chosen where the CPU multiplies int8 fast: all-MiniLM-L6-v2
+/// quantised per output channel (`scripts/setup.sh` writes it). It embeds
+/// squad2-dev 2× as fast as the f32 `model.onnx` on a core with VNNI, at a fused
+/// MRR@10 0.002 lower; the per-tensor `model-int8.onnx` of the shared folder
+/// loses 0.006 (docs/benchmarks.md, "Ingest throughput").
+pub const INT8_MODEL_FILE: &str = "model-int8-per-channel.onnx";
+/// The full-precision file.
+pub const F32_MODEL_FILE: &str = "model.onnx";
+
+/// Which ONNX file of a model directory to load when none is named: the one
+/// an existing index was built with (its manifest names it), else for a new
+/// index the int8 file on a CPU with VNNI, where int8 runs about twice as fast,
+/// and the f32 file elsewhere. Vectors of two files never mix: an index keeps
+/// the file it was built with, whatever machine opens it.
+pub fn choose_model_file(dir: &Path, recorded: Option<&ModelIdentity>) -> String {
+    if let Some(recorded) = recorded {
+        return match recorded.name.rsplit_once('/') {
+            Some((_, file)) => format!("{file}.onnx"),
+            None => F32_MODEL_FILE.to_string(),
+        };
+    }
+    if cpu_has_vnni() && dir.join(INT8_MODEL_FILE).is_file() {
+        INT8_MODEL_FILE.to_string()
+    } else {
+        F32_MODEL_FILE.to_string()
+    }
+}
+
+/// Whether the CPU has the int8 dot-product instructions (AVX-512 VNNI or AVX-VNNI)
+/// that ONNX Runtime's int8 matrix multiplication uses.
+pub fn cpu_has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512vnni") || std::arch::is_x86_feature_detected!("avxvnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Where the embedding model comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
@@ -223,7 +264,7 @@ fn load_directory(dir: &Path, onnx_file: &str, threads: Option<usize>) -> Result
 
 /// `all-MiniLM-L6-v2` for the full-precision file, `all-MiniLM-L6-v2/model-int8`
 /// for another file in the same directory.
-fn directory_model_name(dir: &Path, onnx_file: &str) -> String {
+pub(crate) fn directory_model_name(dir: &Path, onnx_file: &str) -> String {
     let base = dir
         .canonicalize()
         .unwrap_or_else(|_| dir.to_path_buf())
@@ -231,7 +272,7 @@ fn directory_model_name(dir: &Path, onnx_file: &str) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
     match onnx_file {
-        "model.onnx" => base,
+        F32_MODEL_FILE => base,
         other => format!("{base}/{}", other.trim_end_matches(".onnx")),
     }
 }
@@ -282,5 +323,33 @@ fn guard_panics(
                 .unwrap_or_else(|| "ONNX Runtime failed to start".into());
             Err(Error::ModelLoad(message))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_index_keeps_the_file_it_was_built_with() {
+        let dir = Path::new("/nonexistent/all-MiniLM-L6-v2");
+        let identity = |name: &str| ModelIdentity { name: name.into(), dimension: 384 };
+        assert_eq!(choose_model_file(dir, Some(&identity("all-MiniLM-L6-v2"))), "model.onnx");
+        assert_eq!(choose_model_file(dir, Some(&identity("all-MiniLM-L6-v2/model-int8"))), "model-int8.onnx");
+        assert_eq!(
+            choose_model_file(dir, Some(&identity("all-MiniLM-L6-v2/model-int8-per-channel"))),
+            INT8_MODEL_FILE
+        );
+        // The name a file is recorded under leads back to the same file.
+        assert_eq!(directory_model_name(dir, INT8_MODEL_FILE), "all-MiniLM-L6-v2/model-int8-per-channel");
+    }
+
+    #[test]
+    fn a_new_index_takes_int8_only_where_the_file_exists_and_the_cpu_has_vnni() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(choose_model_file(dir.path(), None), F32_MODEL_FILE, "no int8 file: f32");
+        std::fs::write(dir.path().join(INT8_MODEL_FILE), b"").unwrap();
+        let expected = if cpu_has_vnni() { INT8_MODEL_FILE } else { F32_MODEL_FILE };
+        assert_eq!(choose_model_file(dir.path(), None), expected);
     }
 }

@@ -16,11 +16,11 @@ mod sparse;
 mod store;
 mod text;
 
-pub use embedder::{Embedder, ModelIdentity, ModelSource};
+pub use embedder::{Embedder, F32_MODEL_FILE, INT8_MODEL_FILE, ModelIdentity, ModelSource, choose_model_file, cpu_has_vnni};
 pub use error::{Error, Result};
-pub use index::{DocumentState, Index, IndexManifest, Location};
+pub use index::{DocumentState, Index, IndexManifest, Location, OPTIMIZE_EVERY};
 pub use passage::{DocumentMeta, DocumentSummary, NewPassage, Passage, ScoredPassage, point_id};
 pub use sparse::{Bm25Params, SparseEncoder, SparseVector};
 pub use text::{duplicate_key, sentence_spans};
 pub use store::qdrant::{MANIFEST_KEY, QdrantSettings};
-pub use store::{Fusion, HybridQuery, PassageStore, Ranking, StoredPoint};
+pub use store::{Fusion, HybridQuery, PassageStore, Ranking, StoredPoint, Totals};

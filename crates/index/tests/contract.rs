@@ -189,6 +189,14 @@ fn written_documents_are_counted_listed_and_read_back_in_order() {
         assert_eq!(texts, ELECTIONS, "{name}: passages come back in document order");
         assert_eq!((read[1].position, read[1].start, read[1].end), (1, 104, 104 + ELECTIONS[1].chars().count()), "{name}");
         assert_eq!(store.passages(None).unwrap().len(), 5, "{name}");
+        assert_eq!(index.totals().unwrap(), footnote_index::Totals { passages: 5, documents: 2 }, "{name}");
+        assert_eq!(index.health().unwrap(), 2, "{name}: readiness counts documents");
+
+        // Building the search structures changes nothing a reader sees.
+        index.optimize().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(store.documents().unwrap(), documents, "{name}");
+        let hits = store.query(&query(&index, "Which river flows from China into Russia?", RRF, &[])).unwrap();
+        assert_eq!(hits[0].passage.doc_id, "rivers.md", "{name}");
     });
 }
 

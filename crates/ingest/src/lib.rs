@@ -22,7 +22,7 @@ pub mod web;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use footnote_index::{DocumentMeta, DocumentState, Index, NewPassage};
+use footnote_index::{OPTIMIZE_EVERY, DocumentMeta, DocumentState, Index, NewPassage};
 use serde::Serialize;
 
 pub use clean::{Lexicon, Repairs};
@@ -248,6 +248,11 @@ impl<'a> Ingestor<'a> {
 
     fn finish(&self, mut batch: Batch, started: Instant, progress: &dyn Progress) -> Result<IngestReport, Error> {
         self.write_group(batch.pending, &mut batch.report, progress)?;
+        if batch.report.passages_written > 0 {
+            // New passages are searched by a full scan of their segment until
+            // the store indexes them; at thousands of passages that matters.
+            self.index.optimize()?;
+        }
         progress.finish();
         batch.report.elapsed = started.elapsed();
         Ok(batch.report)
@@ -264,6 +269,7 @@ impl<'a> Ingestor<'a> {
             progress.stage(&document.meta.id, Stage::Embedding);
         }
         let embedding_started = Instant::now();
+        let before = report.passages_written;
         let mut vectors = self.index.embedder().embed_passages(&texts)?.into_iter();
         report.embedding += embedding_started.elapsed();
         for document in documents {
@@ -275,6 +281,9 @@ impl<'a> Ingestor<'a> {
             progress.stage(&document.meta.id, Stage::Storing);
             self.index.write_document(&document.meta, document.passages, document_vectors)?;
             progress.document_done(&document.meta.id, written);
+        }
+        if report.passages_written / OPTIMIZE_EVERY > before / OPTIMIZE_EVERY {
+            self.index.optimize()?;
         }
         Ok(())
     }

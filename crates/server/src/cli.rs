@@ -37,8 +37,10 @@ pub struct Settings {
     /// Without it the model is downloaded by fastembed.
     #[arg(long, global = true, env = "FOOTNOTE_MODEL_DIR")]
     model_dir: Option<PathBuf>,
-    /// The ONNX file inside the model directory (e.g. model-int8.onnx).
-    #[arg(long, global = true, env = "FOOTNOTE_MODEL_FILE", default_value = "model.onnx")]
+    /// The ONNX file inside the model directory (e.g. model.onnx). `auto`: the file
+    /// the index was built with; for a new index, the int8 file
+    /// (model-int8-per-channel.onnx) on a CPU with VNNI, else model.onnx.
+    #[arg(long, global = true, env = "FOOTNOTE_MODEL_FILE", default_value = "auto")]
     model_file: String,
     /// The fastembed model to download when no model directory is given.
     #[arg(long, global = true, env = "FOOTNOTE_MODEL", default_value = "AllMiniLML6V2")]
@@ -203,9 +205,26 @@ impl Settings {
         }
     }
 
+    /// The model for the index at the configured location.
     pub fn model_source(&self) -> ModelSource {
+        self.model_source_for(&self.location())
+    }
+
+    /// The model for the index at `location`: with `--model-file auto`, the file
+    /// that index was built with, or the one for this CPU when it is new.
+    pub fn model_source_for(&self, location: &Location) -> ModelSource {
         match &self.model_dir {
-            Some(path) => ModelSource::Directory { path: path.clone(), onnx_file: self.model_file.clone() },
+            Some(path) => {
+                let onnx_file = match self.model_file.as_str() {
+                    "auto" => {
+                        // An unreadable manifest is reported when the index opens.
+                        let recorded = Index::recorded_model(location).ok().flatten();
+                        footnote_index::choose_model_file(path, recorded.as_ref())
+                    }
+                    named => named.to_string(),
+                };
+                ModelSource::Directory { path: path.clone(), onnx_file }
+            }
             None => ModelSource::Hub { name: self.model.clone() },
         }
     }

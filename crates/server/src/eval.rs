@@ -240,7 +240,8 @@ pub fn run(settings: &Settings, options: EvalOptions) -> anyhow::Result<()> {
     let index = match options.docs {
         Some(docs) => {
             temporary = tempfile::tempdir().context("cannot create a temporary index")?;
-            let index = Index::open(&Location::Embedded(temporary.path().to_path_buf()), &settings.model_source())?;
+            let location = Location::Embedded(temporary.path().to_path_buf());
+            let index = Index::open(&location, &settings.model_source_for(&location))?;
             let started = Instant::now();
             let report = Ingestor::new(&index).ingest(&[docs.to_path_buf()], &Silent)?;
             eprintln!(

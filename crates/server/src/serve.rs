@@ -98,7 +98,7 @@ fn rate_limiter(per_second: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
 }
 
 async fn seed_empty_index(index: &Arc<Index>, seeds: &Path) -> anyhow::Result<()> {
-    if !index.documents()?.is_empty() {
+    if index.totals()?.passages > 0 {
         return Ok(());
     }
     if !seeds.exists() {

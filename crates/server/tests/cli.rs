@@ -22,7 +22,7 @@ fn seeds() -> PathBuf {
 
 fn footnote(data_dir: &Path) -> Command {
     let mut command = Command::cargo_bin("footnote").expect("binary built");
-    command.env("FOOTNOTE_DATA_DIR", data_dir).env("FOOTNOTE_MODEL_DIR", model_dir()).env_remove("FOOTNOTE_MODEL_FILE");
+    command.env("FOOTNOTE_DATA_DIR", data_dir).env("FOOTNOTE_MODEL_DIR", model_dir()).env("FOOTNOTE_MODEL_FILE", "model.onnx");
     command
 }
 
@@ -350,6 +350,36 @@ fn errors_are_one_clear_line_naming_the_problem() {
     assert!(unjudged["confidence"]["sentence_support"].is_null());
     let never_ingested = failure(footnote(data.path()).args(["docs"]));
     assert!(never_ingested.contains("footnote ingest"), "{never_ingested}");
+}
+
+/// `--model-file auto` (the default outside the tests): an index keeps the file
+/// it was built with on any machine, and a new one gets the CPU's choice.
+#[test]
+fn the_automatic_model_file_is_the_one_the_index_was_built_with() {
+    let docs = TempDir::new().unwrap();
+    std::fs::write(docs.path().join("a.txt"), "Tokayev called an early presidential election for June 9, 2019.\n").unwrap();
+    let recorded = |data: &Path| {
+        let manifest: Value = serde_json::from_slice(&std::fs::read(data.join("index.json")).unwrap()).unwrap();
+        manifest["model"]["name"].as_str().unwrap().to_string()
+    };
+    // Built with the per-tensor int8 file, which auto never picks for a new index.
+    let int8 = TempDir::new().unwrap();
+    json_output(footnote(int8.path()).env("FOOTNOTE_MODEL_FILE", "model-int8.onnx").args(["ingest", "--json"]).arg(docs.path()));
+    let found = json_output(footnote(int8.path()).env_remove("FOOTNOTE_MODEL_FILE").args(["search", "election", "--json"]));
+    assert_eq!(found["results"].as_array().unwrap().len(), 1, "auto opens the int8 index with its file");
+    let refused = failure(footnote(int8.path()).args(["search", "election"]));
+    assert!(refused.contains("re-ingest"), "a named file still has to match: {refused}");
+
+    let fresh = TempDir::new().unwrap();
+    json_output(footnote(fresh.path()).env_remove("FOOTNOTE_MODEL_FILE").args(["ingest", "--json"]).arg(docs.path()));
+    let file = footnote_index::choose_model_file(&model_dir(), None);
+    let expected = match file.as_str() {
+        "model.onnx" => "all-MiniLM-L6-v2".to_string(),
+        other => format!("all-MiniLM-L6-v2/{}", other.trim_end_matches(".onnx")),
+    };
+    assert_eq!(recorded(fresh.path()), expected, "a new index gets this CPU's file ({file})");
+    let found = json_output(footnote(fresh.path()).env_remove("FOOTNOTE_MODEL_FILE").args(["search", "election", "--json"]));
+    assert_eq!(found["results"].as_array().unwrap().len(), 1);
 }
 
 #[test]

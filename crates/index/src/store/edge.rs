@@ -7,17 +7,17 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::uuid::Uuid;
 use serde_json::{Map, Value};
 use qdrant_edge::{
-    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    Condition, CountRequest, ScalarQuantizationConfig, ScalarType, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
     EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion as EdgeFusion, Match,
     Modifier, NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaType, PointId,
     PointInsertOperations, PointOperations, PointStructPersisted, Prefetch, QueryEnum,
     QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation, ValueVariants, VectorInternal,
-    VectorPersisted, VectorStructInternal, VectorStructPersisted, WithPayloadInterface, WithVector,
+    VectorPersisted, VectorStructInternal, VectorStructPersisted, WalOptions, WithPayloadInterface, WithVector,
 };
 
 use super::{
     DENSE_VECTOR, Fusion, HybridQuery, INTEGER_INDEXES, KEYWORD_INDEXES, PassageStore, Ranking, SPARSE_VECTOR,
-    SUMMARY_FIELDS, StoredPoint, in_document_order, passage_of, payload_of, stored_point_of, summarise_documents,
+    SUMMARY_FIELDS, StoredPoint, Totals, in_document_order, passage_of, payload_of, stored_point_of, summarise_documents,
 };
 use crate::{DocumentSummary, Error, Passage, Result, ScoredPassage, SparseVector};
 
@@ -44,19 +44,10 @@ impl EdgeStore {
         let exists = path.join("edge_config.json").is_file();
         std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
         let shard = if exists {
+            drop_replayed_log(&path.join("wal"))?;
             EdgeShard::load(path, None).map_err(store_error)?
         } else {
-            let config = EdgeConfig {
-                vectors: HashMap::from([(
-                    DENSE_VECTOR.to_string(),
-                    EdgeVectorParams::builder(dimension, Distance::Cosine).build(),
-                )]),
-                sparse_vectors: HashMap::from([(
-                    SPARSE_VECTOR.to_string(),
-                    EdgeSparseVectorParams { modifier: Some(Modifier::Idf), ..Default::default() },
-                )]),
-                ..Default::default()
-            };
+            let config = layout(dimension);
             let shard = EdgeShard::new(path, config).map_err(store_error)?;
             let keyword = KEYWORD_INDEXES.map(|field| (field, PayloadSchemaType::Keyword));
             let integer = INTEGER_INDEXES.map(|field| (field, PayloadSchemaType::Integer));
@@ -151,8 +142,8 @@ impl PassageStore for EdgeStore {
     }
 
     fn documents(&self) -> Result<Vec<DocumentSummary>> {
-        let payloads = self.scroll(None, include(&SUMMARY_FIELDS))?;
-        Ok(summarise_documents(payloads.into_iter().map(|(_, payload)| payload)))
+        let heads = self.scroll(Some(first_passages()), include(&SUMMARY_FIELDS))?;
+        summarise_documents(heads.into_iter().map(|(_, payload)| payload), |doc_id, hash| self.count(doc_id, Some(hash)))
     }
 
     fn passages(&self, doc_id: Option<&str>) -> Result<Vec<Passage>> {
@@ -232,6 +223,16 @@ impl PassageStore for EdgeStore {
         Ok(())
     }
 
+    fn totals(&self) -> Result<Totals> {
+        let count = |filter| self.shard.count(CountRequest { filter, exact: true }).map_err(store_error);
+        Ok(Totals { passages: count(None)?, documents: count(Some(first_passages()))? })
+    }
+
+    fn optimize(&self) -> Result<()> {
+        self.shard.optimize().map_err(store_error)?;
+        Ok(())
+    }
+
     fn export(&self, page: usize, each: &mut dyn FnMut(Vec<StoredPoint>) -> Result<()>) -> Result<()> {
         let mut offset = None;
         loop {
@@ -266,6 +267,26 @@ fn exported_point(record: qdrant_edge::Record) -> Result<StoredPoint> {
     Ok(stored_point_of(id, &payload, dense, sparse))
 }
 
+/// The collection a new shard gets, laid out for size: the dense vectors stay
+/// on disk (memory-mapped) and are searched through int8 copies kept in memory,
+/// then rescored with the originals (a million 384-dimension vectors are 1.5 GB
+/// as f32, 384 MB as int8); the BM25 inverted index and the payloads (the
+/// passages' text) are memory-mapped too. Segments above Qdrant's indexing
+/// threshold get an HNSW graph (Qdrant's defaults, m 16, ef_construct 100) when
+/// [`PassageStore::optimize`] runs. docs/benchmarks.md ("Scale") has the
+/// measurements behind each choice.
+fn layout(dimension: usize) -> EdgeConfig {
+    let int8 = ScalarQuantizationConfig { r#type: ScalarType::Int8, quantile: Some(0.99), always_ram: Some(true) };
+    EdgeConfig::builder()
+        .vector(DENSE_VECTOR, EdgeVectorParams::builder(dimension, Distance::Cosine).on_disk(true).quantization_config(int8.into()).build())
+        .sparse_vector(SPARSE_VECTOR, EdgeSparseVectorParams::builder().modifier(Modifier::Idf).on_disk(true).build())
+        .on_disk_payload(true)
+        // Qdrant's default is 32 MiB per log file; smaller files leave less
+        // behind when the log is cut at the next open (`drop_replayed_log`).
+        .wal_options(WalOptions { segment_capacity: 8 << 20, ..Default::default() })
+        .build()
+}
+
 fn nearest(using: &str, query: VectorInternal) -> QueryEnum {
     QueryEnum::Nearest(NamedQuery { query, using: Some(using.to_string()) })
 }
@@ -275,6 +296,40 @@ fn keyword_condition(field: &str, value: &str) -> Condition {
         field.try_into().expect("valid field name"),
         Match::new_value(ValueVariants::String(value.to_string())),
     ))
+}
+
+/// Qdrant Edge 0.7.2 writes every update to a write-ahead log that it never
+/// reads back (a shard is loaded from its segments, which footnote flushes
+/// after every document) and never truncates: the log grew to 47% of a
+/// 100,000-passage index on disk, and opening it mapped every file into memory
+/// (340 MiB of a server's resident memory). Before a shard is loaded, this
+/// deletes the closed log files but the newest, which is what Qdrant's own
+/// truncation (`prefix_truncate`, keeping one closed file) leaves: the newest
+/// file still fixes the next operation number, so later writes are numbered
+/// after everything the segments hold.
+fn drop_replayed_log(wal: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(wal) else { return Ok(()) };
+    let mut closed: Vec<(u64, std::path::PathBuf)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let start = entry.file_name().to_str()?.strip_prefix("closed-")?.parse().ok()?;
+            Some((start, entry.path()))
+        })
+        .collect();
+    closed.sort();
+    closed.pop();
+    for (_, file) in closed {
+        std::fs::remove_file(&file).map_err(|e| Error::io(&file, e))?;
+    }
+    Ok(())
+}
+
+/// The first passage of every document version.
+fn first_passages() -> Filter {
+    Filter::new_must(Condition::Field(FieldCondition::new_match(
+        "position".try_into().expect("valid field name"),
+        Match::new_value(ValueVariants::Integer(0)),
+    )))
 }
 
 fn document_filter(doc_id: &str) -> Filter {
@@ -303,4 +358,53 @@ fn to_point(point: StoredPoint) -> Result<PointStructPersisted> {
         ])),
         payload: Some(Payload(payload)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DocumentMeta, NewPassage};
+
+    fn point(position: usize, text: String) -> StoredPoint {
+        let document =
+            DocumentMeta { id: "big.md".into(), title: "Big".into(), source: None, date: None, content_hash: "h".into() };
+        StoredPoint {
+            id: crate::point_id(&document.id, &document.content_hash, position),
+            document,
+            document_passages: 100,
+            passage: NewPassage { span: (0, text.len()), text, position, page: None, section: None },
+            added: None,
+            dense: vec![1.0, 0.0, 0.0, 0.0],
+            sparse: SparseVector::default(),
+        }
+    }
+
+    /// Writes of about 30 MiB fill several 8 MiB log files; reopening leaves one
+    /// closed file, and what is written after that is kept and read back.
+    #[test]
+    fn the_log_is_cut_at_open_and_later_writes_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qdrant");
+        let closed = || std::fs::read_dir(path.join("wal")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with("closed-")).count();
+        {
+            let store = EdgeStore::open(&path, 4).unwrap();
+            for round in 0..3 {
+                let points = (0..10).map(|i| point(round * 10 + i, "x".repeat(1 << 20))).collect();
+                store.upsert(points).unwrap();
+            }
+            store.flush().unwrap();
+        }
+        assert!(closed() >= 2, "the writes filled several log files: {}", closed());
+        {
+            let store = EdgeStore::open(&path, 4).unwrap();
+            assert_eq!(closed(), 1, "one closed log file is left");
+            assert_eq!(store.count("big.md", None).unwrap(), 30);
+            store.upsert(vec![point(30, "after the cut".into())]).unwrap();
+            store.flush().unwrap();
+        }
+        let store = EdgeStore::open(&path, 4).unwrap();
+        assert_eq!(store.count("big.md", None).unwrap(), 31, "the write after the cut is kept");
+        let texts: Vec<_> = store.passages(Some("big.md")).unwrap().into_iter().map(|p| p.text).collect();
+        assert_eq!(texts.last().map(String::as_str), Some("after the cut"));
+    }
 }

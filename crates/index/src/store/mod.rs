@@ -40,6 +40,15 @@ pub struct StoredPoint {
     pub sparse: SparseVector,
 }
 
+/// What [`PassageStore::totals`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub passages: usize,
+    /// Document versions with a first passage: the documents, but for a moment
+    /// while one is rewritten.
+    pub documents: usize,
+}
+
 /// How to combine the dense and BM25 rankings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fusion {
@@ -84,6 +93,13 @@ pub trait PassageStore: Send + Sync {
     fn flush(&self) -> Result<()>;
     /// Whether the store answers; what `/readyz` reports.
     fn health(&self) -> Result<()>;
+    /// How many passages, and how many document versions (first passages), are
+    /// stored: two counts on indexes, cheap at any size.
+    fn totals(&self) -> Result<Totals>;
+    /// Builds the search structures for what was written (the dense vectors'
+    /// HNSW graph and their int8 copies, the sparse inverted index) and waits
+    /// until they serve queries.
+    fn optimize(&self) -> Result<()>;
     /// Every stored point with its vectors, in pages of about `page` points, for
     /// copying an index to another backend without embedding again.
     fn export(&self, page: usize, each: &mut dyn FnMut(Vec<StoredPoint>) -> Result<()>) -> Result<()>;
@@ -157,34 +173,45 @@ pub(crate) fn stored_point_of(id: String, payload: &Map<String, Value>, dense: V
 /// Payload fields that [`summarise_documents`] reads.
 pub(crate) const SUMMARY_FIELDS: [&str; 7] = ["doc_id", "title", "source", "date", "content_hash", "document_passages", "added"];
 
-/// The documents the payloads of all points describe. Only a version with all its
-/// passages is reported when there is one; a partly written version is what an
-/// interrupted ingest leaves, and is reported only when it is all there is.
-pub(crate) fn summarise_documents(payloads: impl IntoIterator<Item = Map<String, Value>>) -> Vec<DocumentSummary> {
-    let mut versions: BTreeMap<(String, String), (Map<String, Value>, usize)> = BTreeMap::new();
-    for payload in payloads {
-        let key = (string(&payload, "doc_id"), string(&payload, "content_hash"));
-        versions.entry(key).or_insert_with(|| (payload, 0)).1 += 1;
+/// The documents, from the first passage (position 0) of each stored version:
+/// the stores find those through the `position` index, so listing costs one read
+/// per document, not one per passage (a million passages are some 20,000
+/// documents). A document with one version is reported with the passage count
+/// that version declares. With more than one (a rewrite under way, or one an
+/// interrupted ingest left), each version's passages are counted: the complete
+/// version is reported, a partly written one only when it is all there is.
+pub(crate) fn summarise_documents(
+    heads: impl IntoIterator<Item = Map<String, Value>>,
+    count: impl Fn(&str, &str) -> Result<usize>,
+) -> Result<Vec<DocumentSummary>> {
+    let mut versions: BTreeMap<String, BTreeMap<String, Map<String, Value>>> = BTreeMap::new();
+    for head in heads {
+        versions.entry(string(&head, "doc_id")).or_default().insert(string(&head, "content_hash"), head);
     }
-    let mut documents: BTreeMap<String, DocumentSummary> = BTreeMap::new();
-    for ((doc_id, hash), (payload, count)) in versions {
-        let complete = count == number(&payload, "document_passages");
-        if complete || !documents.contains_key(&doc_id) {
-            documents.insert(
-                doc_id.clone(),
-                DocumentSummary {
-                    id: doc_id,
-                    title: string(&payload, "title"),
-                    source: optional_string(&payload, "source"),
-                    date: optional_string(&payload, "date"),
-                    passages: count,
-                    content_hash: hash,
-                    added: optional_string(&payload, "added"),
-                },
-            );
+    let mut documents = Vec::with_capacity(versions.len());
+    for (doc_id, heads) in versions {
+        let mut counted = Vec::with_capacity(heads.len());
+        let several = heads.len() > 1;
+        for (hash, head) in heads {
+            let passages = if several { count(&doc_id, &hash)? } else { number(&head, "document_passages") };
+            counted.push((hash, head, passages));
         }
+        let chosen = counted
+            .iter()
+            .position(|(_, head, passages)| *passages == number(head, "document_passages"))
+            .unwrap_or(0);
+        let (hash, head, passages) = counted.swap_remove(chosen);
+        documents.push(DocumentSummary {
+            id: doc_id,
+            title: string(&head, "title"),
+            source: optional_string(&head, "source"),
+            date: optional_string(&head, "date"),
+            passages,
+            content_hash: hash,
+            added: optional_string(&head, "added"),
+        });
     }
-    documents.into_values().collect()
+    Ok(documents)
 }
 
 /// Passages in document order, as `passages` returns them.

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use qdrant_client::qdrant::{
-    Condition, CountPoints, CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance, FieldType, Filter,
+    CollectionStatus, Condition, CountPoints, QuantizationConfig, QuantizationType, ScalarQuantization, SparseIndexConfig, quantization_config::Quantization, CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance, FieldType, Filter,
     GetCollectionInfoRequest, Modifier, PointId, PointStruct, PointsSelector, PrefetchQuery, Query,
     QueryPoints, Rrf, ScrollPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams,
     VectorParamsMap, VectorsConfig, WithPayloadSelector, WithVectorsSelector, point_id::PointIdOptions,
@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use super::{
     DENSE_VECTOR, Fusion, HybridQuery, INTEGER_INDEXES, KEYWORD_INDEXES, PassageStore, Ranking, SPARSE_VECTOR,
-    SUMMARY_FIELDS, StoredPoint, in_document_order, passage_of, payload_of, stored_point_of, summarise_documents,
+    SUMMARY_FIELDS, StoredPoint, Totals, in_document_order, passage_of, payload_of, stored_point_of, summarise_documents,
 };
 use crate::{DocumentSummary, Error, Passage, Result, ScoredPassage, SparseVector};
 
@@ -159,7 +159,10 @@ impl QdrantStore {
     }
 
     /// Creates the collection with footnote's layout, the cluster settings and the
-    /// manifest, then the payload indexes.
+    /// manifest, then the payload indexes. Placement is set with the flags every
+    /// server since 1.x reads (`on_disk`, `always_ram`, `on_disk_payload`); their
+    /// successor, `memory`, is newer than some servers footnote supports.
+    #[allow(deprecated)]
     pub fn create(&self, dimension: usize, manifest: Value) -> Result<()> {
         let settings = &self.settings;
         let request = CreateCollection {
@@ -168,20 +171,39 @@ impl QdrantStore {
                 config: Some(VectorsConfigKind::ParamsMap(VectorParamsMap {
                     map: HashMap::from([(
                         DENSE_VECTOR.to_string(),
-                        VectorParams { size: dimension as u64, distance: Distance::Cosine.into(), ..Default::default() },
+                        // As in the embedded store (`edge::layout`): originals on
+                        // disk, int8 copies in memory, rescored with the originals.
+                        VectorParams {
+                            size: dimension as u64,
+                            distance: Distance::Cosine.into(),
+                            on_disk: Some(true),
+                            quantization_config: Some(QuantizationConfig {
+                                quantization: Some(Quantization::Scalar(ScalarQuantization {
+                                    r#type: QuantizationType::Int8.into(),
+                                    quantile: Some(0.99),
+                                    always_ram: Some(true),
+                                    ..Default::default()
+                                })),
+                            }),
+                            ..Default::default()
+                        },
                     )]),
                 })),
             }),
             sparse_vectors_config: Some(SparseVectorConfig {
                 map: HashMap::from([(
                     SPARSE_VECTOR.to_string(),
-                    SparseVectorParams { modifier: Some(Modifier::Idf.into()), ..Default::default() },
+                    SparseVectorParams {
+                        modifier: Some(Modifier::Idf.into()),
+                        index: Some(SparseIndexConfig { on_disk: Some(true), ..Default::default() }),
+                    },
                 )]),
             }),
             shard_number: settings.shard_number,
             replication_factor: settings.replication_factor,
             write_consistency_factor: settings.write_consistency_factor,
             metadata: HashMap::from([(MANIFEST_KEY.to_string(), manifest.into())]),
+            on_disk_payload: Some(true),
             ..Default::default()
         };
         self.send("create_collection", request, |client, request| async move { client.create_collection(request).await })?;
@@ -341,6 +363,13 @@ impl QdrantStore {
         }
     }
 
+    fn count_where(&self, filter: Option<Filter>) -> Result<usize> {
+        let request =
+            CountPoints { collection_name: self.settings.collection.clone(), filter, exact: Some(true), ..Default::default() };
+        let response = self.send("count", request, |client, request| async move { client.count(request).await })?;
+        Ok(response.result.map(|r| r.count as usize).unwrap_or_default())
+    }
+
     fn delete(&self, filter: Filter) -> Result<()> {
         let request = DeletePoints {
             collection_name: self.settings.collection.clone(),
@@ -385,19 +414,12 @@ impl PassageStore for QdrantStore {
         if let Some(hash) = content_hash {
             filter.must.push(Condition::matches("content_hash", hash.to_string()));
         }
-        let request = CountPoints {
-            collection_name: self.settings.collection.clone(),
-            filter: Some(filter),
-            exact: Some(true),
-            ..Default::default()
-        };
-        let response = self.send("count", request, |client, request| async move { client.count(request).await })?;
-        Ok(response.result.map(|r| r.count as usize).unwrap_or_default())
+        self.count_where(Some(filter))
     }
 
     fn documents(&self) -> Result<Vec<DocumentSummary>> {
-        let payloads = self.scroll(None, WithPayloadSelector::from(SUMMARY_FIELDS.to_vec()))?;
-        Ok(summarise_documents(payloads.into_iter().map(|(_, payload)| payload)))
+        let heads = self.scroll(Some(first_passages()), WithPayloadSelector::from(SUMMARY_FIELDS.to_vec()))?;
+        summarise_documents(heads.into_iter().map(|(_, payload)| payload), |doc_id, hash| self.count(doc_id, Some(hash)))
     }
 
     fn passages(&self, doc_id: Option<&str>) -> Result<Vec<Passage>> {
@@ -471,6 +493,38 @@ impl PassageStore for QdrantStore {
         Ok(())
     }
 
+    fn totals(&self) -> Result<Totals> {
+        Ok(Totals { passages: self.count_where(None)?, documents: self.count_where(Some(first_passages()))? })
+    }
+
+    /// The server builds its indexes in the background, starting a moment after
+    /// the writes that call for them; this waits until it reports the collection
+    /// green with its optimizers idle and the count of indexed vectors has held
+    /// still for a second, for at most ten minutes.
+    fn optimize(&self) -> Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(600);
+        let mut settled = None;
+        loop {
+            let request = GetCollectionInfoRequest { collection_name: self.settings.collection.clone() };
+            let info = self.send("collection_info", request, |client, request| async move { client.collection_info(request).await })?;
+            let info = info.result.unwrap_or_default();
+            // Grey (optimizations pending until the next write) will not change by waiting.
+            let busy = info.status == CollectionStatus::Yellow as i32;
+            let indexed = info.indexed_vectors_count;
+            match settled {
+                Some((count, since)) if !busy && count == indexed && std::time::Instant::now() - since >= Duration::from_secs(1) => {
+                    return Ok(());
+                }
+                Some((count, _)) if !busy && count == indexed => {}
+                _ => settled = Some((indexed, std::time::Instant::now())),
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Store(format!("{} was still optimizing after ten minutes", self.settings)));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     fn export(&self, page: usize, each: &mut dyn FnMut(Vec<StoredPoint>) -> Result<()>) -> Result<()> {
         let mut offset = None;
         loop {
@@ -511,6 +565,11 @@ fn describe(error: &QdrantError) -> String {
         QdrantError::ResponseError { status } => format!("{:?}: {}", status.code(), status.message()),
         other => other.to_string(),
     }
+}
+
+/// The first passage of every document version.
+fn first_passages() -> Filter {
+    Filter::must([Condition::matches("position", 0i64)])
 }
 
 fn document_filter(doc_id: &str) -> Filter {

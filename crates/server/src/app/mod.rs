@@ -297,9 +297,9 @@ impl App {
 
     /// Re-reads the number of indexed passages and documents into the metrics.
     pub fn update_index_gauge(&self) {
-        if let Ok(documents) = self.index().documents() {
-            metrics::gauge!("footnote_passages_indexed").set(documents.iter().map(|d| d.passages).sum::<usize>() as f64);
-            metrics::gauge!("footnote_documents_indexed").set(documents.len() as f64);
+        if let Ok(totals) = self.index().totals() {
+            metrics::gauge!("footnote_passages_indexed").set(totals.passages as f64);
+            metrics::gauge!("footnote_documents_indexed").set(totals.documents as f64);
         }
     }
 

@@ -1,0 +1,353 @@
+//! `footnote-scale`: the index side of `scripts/bench-scale.sh`.
+//!
+//! Embedding a million passages takes hours on two cores, so a large index is
+//! built from a base of real, embedded passages (an index made by `footnote
+//! ingest`) and passages derived from them:
+//!
+//! - text: the first half of one real passage's sentences followed by the second
+//!   half of another's, so BM25 sees real English with the collection's
+//!   vocabulary and term statistics;
+//! - vector: the two passages' vectors, weighted by the share of the text each
+//!   gave, plus a little noise, normalised. A mean-pooled sentence embedding of
+//!   two joined texts is close to that weighted mean; `check` measures how close
+//!   by embedding derived texts for real.
+//!
+//! The base passages are copied in unchanged, so squad2-dev's questions keep
+//! their gold passages, now among many near-topic distractors.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use footnote_index::{
+    DocumentMeta, Embedder, Index, Location, ModelSource, NewPassage, QdrantSettings, StoredPoint,
+    sentence_spans,
+};
+use footnote_retrieval::{Query, Retriever};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Passages per derived document: about a long article's worth.
+const PASSAGES_PER_DOCUMENT: usize = 50;
+/// Derived documents written per store update.
+const DOCUMENTS_PER_WRITE: usize = 20;
+/// Spread of the noise added to each dimension of a derived vector; a unit
+/// vector of 384 dimensions then moves by about 0.2 (cosine ~0.98 to the mix).
+const NOISE: f32 = 0.01;
+/// Passages an answer reads: the ask path's default.
+const TOP_K: usize = 10;
+
+#[derive(Parser)]
+#[command(about = "Builds a large footnote index from real and derived passages, and times search on it")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Copies the base index into the target and adds derived passages up to `--passages`,
+    /// then builds the search structures.
+    Build {
+        /// Data directory of a footnote index with real, embedded passages.
+        #[arg(long)]
+        base: PathBuf,
+        #[arg(long)]
+        passages: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Times the fused hybrid query (question embedding excluded) over questions
+    /// from a JSON-lines file; prints JSON.
+    Search {
+        #[arg(long)]
+        questions: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        model: Model,
+    },
+    /// Embeds derived texts for real and compares them with their derived vectors; prints JSON.
+    Check {
+        #[arg(long)]
+        base: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[command(flatten)]
+        model: Model,
+    },
+}
+
+#[derive(Args)]
+struct Target {
+    /// Data directory of the index to build or search.
+    #[arg(long, conflicts_with = "qdrant_url")]
+    data_dir: Option<PathBuf>,
+    /// A Qdrant server's gRPC URL instead of a data directory.
+    #[arg(long)]
+    qdrant_url: Option<String>,
+    #[arg(long, default_value = "footnote_scale")]
+    collection: String,
+}
+
+impl Target {
+    fn location(&self) -> Result<Location> {
+        match (&self.data_dir, &self.qdrant_url) {
+            (Some(dir), None) => Ok(Location::Embedded(dir.clone())),
+            (None, Some(url)) => {
+                let mut settings = QdrantSettings::new(url.clone());
+                settings.collection = self.collection.clone();
+                settings.timeout = std::time::Duration::from_secs(600);
+                Ok(Location::Server(settings))
+            }
+            _ => bail!("name the index with --data-dir or --qdrant-url"),
+        }
+    }
+}
+
+#[derive(Args)]
+struct Model {
+    #[arg(long, env = "FOOTNOTE_MODEL_DIR")]
+    model_dir: PathBuf,
+    /// As `footnote --model-file`: `auto` takes the file the index was built with.
+    #[arg(long, env = "FOOTNOTE_MODEL_FILE", default_value = "auto")]
+    model_file: String,
+}
+
+impl Model {
+    fn source(&self, location: &Location) -> Result<ModelSource> {
+        let onnx_file = match self.model_file.as_str() {
+            "auto" => footnote_index::choose_model_file(&self.model_dir, Index::recorded_model(location)?.as_ref()),
+            named => named.to_string(),
+        };
+        Ok(ModelSource::Directory { path: self.model_dir.clone(), onnx_file })
+    }
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Build { base, passages, seed, target } => build(&base, passages, seed, &target.location()?),
+        Command::Search { questions, count, target, model } => search(&questions, count, &target.location()?, &model),
+        Command::Check { base, count, seed, model } => check(&base, count, seed, &model),
+    }
+}
+
+/// The base index's passages with their vectors.
+fn base_points(base: &Path) -> Result<(Index, Vec<StoredPoint>)> {
+    let index = Index::open_existing(&Location::Embedded(base.to_path_buf()))
+        .with_context(|| format!("opening the base index {}", base.display()))?;
+    let mut points = Vec::new();
+    index.store().export(1024, &mut |page| {
+        points.extend(page);
+        Ok(())
+    })?;
+    if points.len() < 2 {
+        bail!("the base index {} has {} passages; ingest a collection into it first", base.display(), points.len());
+    }
+    Ok((index, points))
+}
+
+/// A passage made from two real ones, with its vector.
+struct Derived {
+    text: String,
+    dense: Vec<f32>,
+}
+
+fn derive(points: &[StoredPoint], rng: &mut StdRng) -> Derived {
+    let first = &points[rng.random_range(0..points.len())];
+    let second = &points[rng.random_range(0..points.len())];
+    let head = halves(&first.passage.text).0;
+    let tail = halves(&second.passage.text).1;
+    let share = head.len() as f32 / (head.len() + tail.len()).max(1) as f32;
+    let mut dense: Vec<f32> = first
+        .dense
+        .iter()
+        .zip(&second.dense)
+        .map(|(a, b)| share * a + (1.0 - share) * b + NOISE * (rng.random::<f32>() * 2.0 - 1.0) * 1.732)
+        .collect();
+    normalise(&mut dense);
+    Derived { text: format!("{head} {tail}"), dense }
+}
+
+/// The text's sentences split in two halves (the first gets the middle one).
+fn halves(text: &str) -> (&str, &str) {
+    let spans = sentence_spans(text);
+    if spans.len() < 2 {
+        return (text.trim(), text.trim());
+    }
+    let cut = spans[spans.len().div_ceil(2)].start;
+    (text[..cut].trim(), text[cut..].trim())
+}
+
+fn normalise(vector: &mut [f32]) {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    vector.iter_mut().for_each(|x| *x /= norm);
+}
+
+fn build(base: &Path, passages: usize, seed: u64, location: &Location) -> Result<()> {
+    let started = Instant::now();
+    let (base_index, points) = base_points(base)?;
+    let copied = base_index.copy_to(location, &mut |_| {})?;
+    drop(base_index);
+    let index = Index::open_existing(location)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut written = copied;
+    let mut document = 0usize;
+    let mut batch = Vec::new();
+    while written < passages {
+        let count = PASSAGES_PER_DOCUMENT.min(passages - written);
+        let meta = DocumentMeta {
+            id: format!("derived/{document:07}.md"),
+            title: format!("Derived document {document}"),
+            source: None,
+            date: None,
+            content_hash: format!("derived-{seed}-{document}"),
+        };
+        for position in 0..count {
+            let Derived { text, dense } = derive(&points, &mut rng);
+            let passage = NewPassage { span: (0, text.len()), text, position, page: None, section: None };
+            batch.push(StoredPoint {
+                id: footnote_index::point_id(&meta.id, &meta.content_hash, position),
+                document: meta.clone(),
+                document_passages: count,
+                sparse: index.sparse().encode_passage(&passage.text),
+                passage,
+                added: None,
+                dense,
+            });
+        }
+        written += count;
+        document += 1;
+        if document.is_multiple_of(DOCUMENTS_PER_WRITE) || written >= passages {
+            let before = written - batch.len();
+            index.store().upsert(std::mem::take(&mut batch))?;
+            if written / footnote_index::OPTIMIZE_EVERY > before / footnote_index::OPTIMIZE_EVERY {
+                index.optimize()?;
+            }
+            eprint!("\rwritten {written} of {passages} passages");
+        }
+    }
+    index.flush()?;
+    eprintln!("\rwritten {written} passages in {:.1} s; building the search structures", started.elapsed().as_secs_f64());
+    let optimizing = Instant::now();
+    index.optimize()?;
+    eprintln!("optimized in {:.1} s", optimizing.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn search(questions: &Path, count: usize, location: &Location, model: &Model) -> Result<()> {
+    let text = std::fs::read_to_string(questions).with_context(|| format!("reading {}", questions.display()))?;
+    let questions: Vec<String> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|item| item["question"].as_str().map(str::to_string))
+        .take(count)
+        .collect();
+    if questions.is_empty() {
+        bail!("no questions in the file");
+    }
+    let embedder = Embedder::load(&model.source(location)?)?;
+    let vectors = questions.iter().map(|q| embedder.embed_query(q)).collect::<footnote_index::Result<Vec<_>>>()?;
+    let opening = Instant::now();
+    let index = Index::open_with(location, embedder)?;
+    let open_ms = opening.elapsed().as_secs_f64() * 1000.0;
+    let retriever = Retriever::new(&index);
+    // One pass to bring the index's pages into memory, as a running server has them.
+    for (question, dense) in questions.iter().zip(&vectors).take(20) {
+        retriever.search_embedded(&Query::new(question.clone(), TOP_K), dense.clone())?;
+    }
+    let mut times = Vec::with_capacity(questions.len());
+    for (question, dense) in questions.iter().zip(&vectors) {
+        let started = Instant::now();
+        retriever.search_embedded(&Query::new(question.clone(), TOP_K), dense.clone())?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+    let totals = index.totals()?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "passages": totals.passages,
+            "documents": totals.documents,
+            "questions": times.len(),
+            "open_ms": round(open_ms),
+            "search_p50_ms": round(at(0.5)),
+            "search_p99_ms": round(at(0.99)),
+        })
+    );
+    Ok(())
+}
+
+fn check(base: &Path, count: usize, seed: u64, model: &Model) -> Result<()> {
+    let (_, points) = base_points(base)?;
+    let embedder = Embedder::load(&model.source(&Location::Embedded(base.to_path_buf()))?)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let derived: Vec<Derived> = (0..count).map(|_| derive(&points, &mut rng)).collect();
+    let texts: Vec<&str> = derived.iter().map(|d| d.text.as_str()).collect();
+    let real = embedder.embed_passages(&texts)?;
+    let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let mut own: Vec<f32> = derived.iter().zip(&real).map(|(d, r)| cosine(&d.dense, r)).collect();
+    // How close a real passage's nearest other real passage is, for scale.
+    let mut nearest_real: Vec<f32> = points
+        .iter()
+        .take(count)
+        .map(|p| {
+            points.iter().filter(|q| q.id != p.id).map(|q| cosine(&p.dense, &q.dense)).fold(f32::MIN, f32::max)
+        })
+        .collect();
+    own.sort_by(f32::total_cmp);
+    nearest_real.sort_by(f32::total_cmp);
+    let median = |v: &[f32]| v[v.len() / 2] as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "derived": count,
+            "cosine_derived_to_real_embedding_p50": round(median(&own)),
+            "cosine_derived_to_real_embedding_p10": round(own[own.len() / 10] as f64),
+            "cosine_real_to_nearest_other_real_p50": round(median(&nearest_real)),
+        })
+    );
+    Ok(())
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_derived_passage_joins_two_halves_and_has_a_unit_vector() {
+        let point = |text: &str, dense: Vec<f32>| StoredPoint {
+            id: text.into(),
+            document: DocumentMeta { id: "d".into(), title: "t".into(), source: None, date: None, content_hash: "h".into() },
+            document_passages: 1,
+            passage: NewPassage { text: text.into(), position: 0, span: (0, text.len()), page: None, section: None },
+            added: None,
+            dense,
+            sparse: Default::default(),
+        };
+        let points = [
+            point("One first. One second. One third.", vec![1.0, 0.0]),
+            point("Two first. Two second.", vec![0.0, 1.0]),
+        ];
+        let mut rng = StdRng::seed_from_u64(1);
+        for _ in 0..20 {
+            let derived = derive(&points, &mut rng);
+            let norm: f32 = derived.dense.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+            assert!(derived.text.starts_with("One first. One second.") || derived.text.starts_with("Two first."), "{}", derived.text);
+            assert!(derived.text.ends_with("One third.") || derived.text.ends_with("Two second."), "{}", derived.text);
+        }
+    }
+}
