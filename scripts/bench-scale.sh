@@ -20,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N="${1:?usage: scripts/bench-scale.sh N [--qdrant-url URL]}"
 QDRANT_URL=""
 [ "${2:-}" = --qdrant-url ] && QDRANT_URL="${3:?--qdrant-url needs a URL}"
-scripts/setup.sh >/dev/null
+FOOTNOTE_SETUP_NO_BUILD=1 scripts/setup.sh >/dev/null
 source scripts/env.sh
 SQUAD="${SQUAD:-../shared/benchmarks/squad2-dev}"
 if [ -n "${FOOTNOTE_BIN:-}" ]; then

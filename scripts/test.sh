@@ -45,10 +45,3 @@ fi
 # The API contract: Schemathesis and a generated client against the binary just built.
 scripts/api-contract.sh
 scripts/browser-test.sh
-# The scale benchmark's script, as a smoke test at a small size (its figures are
-# not checked: docs/benchmarks.md has the real runs).
-FOOTNOTE_BIN=target/release/footnote scripts/bench-scale.sh 2000 | tail -1 | python3 -c '
-import json, sys
-report = json.load(sys.stdin)
-assert report["passages"] == 2000 and report["search_p99_ms"] > 0 and report["ask_p50_ms"] > 0, report
-print("bench-scale smoke test:", report)'

@@ -44,7 +44,7 @@ impl EdgeStore {
         let exists = path.join("edge_config.json").is_file();
         std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))?;
         let shard = if exists {
-            drop_replayed_log(&path.join("wal"))?;
+            cut_unread_log(&path.join("wal"))?;
             EdgeShard::load(path, None).map_err(store_error)?
         } else {
             let config = layout(dimension);
@@ -282,7 +282,7 @@ fn layout(dimension: usize) -> EdgeConfig {
         .sparse_vector(SPARSE_VECTOR, EdgeSparseVectorParams::builder().modifier(Modifier::Idf).on_disk(true).build())
         .on_disk_payload(true)
         // Qdrant's default is 32 MiB per log file; smaller files leave less
-        // behind when the log is cut at the next open (`drop_replayed_log`).
+        // behind when the log is cut at the next open (`cut_unread_log`).
         .wal_options(WalOptions { segment_capacity: 8 << 20, ..Default::default() })
         .build()
 }
@@ -307,7 +307,7 @@ fn keyword_condition(field: &str, value: &str) -> Condition {
 /// truncation (`prefix_truncate`, keeping one closed file) leaves: the newest
 /// file still fixes the next operation number, so later writes are numbered
 /// after everything the segments hold.
-fn drop_replayed_log(wal: &Path) -> Result<()> {
+fn cut_unread_log(wal: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(wal) else { return Ok(()) };
     let mut closed: Vec<(u64, std::path::PathBuf)> = entries
         .flatten()
