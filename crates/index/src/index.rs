@@ -8,7 +8,7 @@ use crate::store::qdrant::QdrantStore;
 use crate::store::{HybridQuery, StoredPoint, Totals};
 use crate::{
     Bm25Params, DocumentMeta, DocumentSummary, Embedder, Error, ModelIdentity, ModelSource, NewPassage, Passage,
-    PassageStore, QdrantSettings, Result, ScoredPassage, SparseEncoder, point_id,
+    PassageStore, QdrantSettings, Result, ScoredPassage, SparseEncoder, choose_model_file, point_id,
 };
 
 const MANIFEST_FILE: &str = "index.json";
@@ -256,9 +256,7 @@ impl Index {
             let before = copied;
             copied += points.len();
             target.store.upsert(points)?;
-            if copied / OPTIMIZE_EVERY > before / OPTIMIZE_EVERY {
-                target.store.optimize()?;
-            }
+            target.optimize_after_writing(before, copied)?;
             progress(copied);
             Ok(())
         })?;
@@ -332,6 +330,24 @@ impl Index {
     /// at its end.
     pub fn optimize(&self) -> Result<()> {
         self.store.optimize()
+    }
+
+    /// In a long write that went from `before` to `after` passages, optimizes
+    /// each time another [`OPTIMIZE_EVERY`] passages have been written.
+    pub fn optimize_after_writing(&self, before: usize, after: usize) -> Result<()> {
+        if after / OPTIMIZE_EVERY > before / OPTIMIZE_EVERY { self.optimize() } else { Ok(()) }
+    }
+
+    /// The ONNX file to load from the model directory `dir` for the index at
+    /// `location`, given the `--model-file` setting: a named file as is; `auto`,
+    /// the file the index was built with, or this CPU's choice for a new index
+    /// ([`choose_model_file`]). An unreadable manifest is left to be reported
+    /// when the index opens.
+    pub fn model_file_for(dir: &Path, setting: &str, location: &Location) -> String {
+        match setting {
+            "auto" => choose_model_file(dir, Self::recorded_model(location).ok().flatten().as_ref()),
+            named => named.to_string(),
+        }
     }
 
     pub fn sparse(&self) -> &SparseEncoder {

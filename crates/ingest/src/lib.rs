@@ -22,7 +22,7 @@ pub mod web;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use footnote_index::{OPTIMIZE_EVERY, DocumentMeta, DocumentState, Index, NewPassage};
+use footnote_index::{DocumentMeta, DocumentState, Index, NewPassage};
 use serde::Serialize;
 
 pub use clean::{Lexicon, Repairs};
@@ -282,9 +282,7 @@ impl<'a> Ingestor<'a> {
             self.index.write_document(&document.meta, document.passages, document_vectors)?;
             progress.document_done(&document.meta.id, written);
         }
-        if report.passages_written / OPTIMIZE_EVERY > before / OPTIMIZE_EVERY {
-            self.index.optimize()?;
-        }
+        self.index.optimize_after_writing(before, report.passages_written)?;
         Ok(())
     }
 

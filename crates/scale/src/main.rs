@@ -122,12 +122,9 @@ struct Model {
 }
 
 impl Model {
-    fn source(&self, location: &Location) -> Result<ModelSource> {
-        let onnx_file = match self.model_file.as_str() {
-            "auto" => footnote_index::choose_model_file(&self.model_dir, Index::recorded_model(location)?.as_ref()),
-            named => named.to_string(),
-        };
-        Ok(ModelSource::Directory { path: self.model_dir.clone(), onnx_file })
+    fn source(&self, location: &Location) -> ModelSource {
+        let onnx_file = Index::model_file_for(&self.model_dir, &self.model_file, location);
+        ModelSource::Directory { path: self.model_dir.clone(), onnx_file }
     }
 }
 
@@ -228,9 +225,7 @@ fn build(base: &Path, passages: usize, seed: u64, location: &Location) -> Result
         if document.is_multiple_of(DOCUMENTS_PER_WRITE) || written >= passages {
             let before = written - batch.len();
             index.store().upsert(std::mem::take(&mut batch))?;
-            if written / footnote_index::OPTIMIZE_EVERY > before / footnote_index::OPTIMIZE_EVERY {
-                index.optimize()?;
-            }
+            index.optimize_after_writing(before, written)?;
             eprint!("\rwritten {written} of {passages} passages");
         }
     }
@@ -253,7 +248,7 @@ fn search(questions: &Path, count: usize, location: &Location, model: &Model) ->
     if questions.is_empty() {
         bail!("no questions in the file");
     }
-    let embedder = Embedder::load(&model.source(location)?)?;
+    let embedder = Embedder::load(&model.source(location))?;
     let vectors = questions.iter().map(|q| embedder.embed_query(q)).collect::<footnote_index::Result<Vec<_>>>()?;
     let opening = Instant::now();
     let index = Index::open_with(location, embedder)?;
@@ -288,7 +283,7 @@ fn search(questions: &Path, count: usize, location: &Location, model: &Model) ->
 
 fn check(base: &Path, count: usize, seed: u64, model: &Model) -> Result<()> {
     let (_, points) = base_points(base)?;
-    let embedder = Embedder::load(&model.source(&Location::Embedded(base.to_path_buf()))?)?;
+    let embedder = Embedder::load(&model.source(&Location::Embedded(base.to_path_buf())))?;
     let mut rng = StdRng::seed_from_u64(seed);
     let derived: Vec<Derived> = (0..count).map(|_| derive(&points, &mut rng)).collect();
     let texts: Vec<&str> = derived.iter().map(|d| d.text.as_str()).collect();

@@ -214,17 +214,10 @@ impl Settings {
     /// that index was built with, or the one for this CPU when it is new.
     pub fn model_source_for(&self, location: &Location) -> ModelSource {
         match &self.model_dir {
-            Some(path) => {
-                let onnx_file = match self.model_file.as_str() {
-                    "auto" => {
-                        // An unreadable manifest is reported when the index opens.
-                        let recorded = Index::recorded_model(location).ok().flatten();
-                        footnote_index::choose_model_file(path, recorded.as_ref())
-                    }
-                    named => named.to_string(),
-                };
-                ModelSource::Directory { path: path.clone(), onnx_file }
-            }
+            Some(path) => ModelSource::Directory {
+                path: path.clone(),
+                onnx_file: Index::model_file_for(path, &self.model_file, location),
+            },
             None => ModelSource::Hub { name: self.model.clone() },
         }
     }
