@@ -14,8 +14,8 @@ use crate::{Error, Result};
 /// all-MiniLM-L6-v2 was trained at 256; text past it would be silently cut off.
 const MAX_WORD_PIECES: usize = 256;
 
-/// Passages per ONNX run. Passages are sorted by length first, so a batch pads
-/// to similar lengths and little work is spent on padding.
+/// Passages per ONNX run. Passages are sorted by word pieces first, so a batch
+/// pads to similar lengths and little work is spent on padding.
 const BATCH_SIZE: usize = 32;
 
 /// The int8 file chosen where the CPU multiplies int8 fast: all-MiniLM-L6-v2
@@ -185,10 +185,20 @@ impl Embedder {
     }
 
     /// Embeds many passages, batching texts of similar length together.
+    ///
+    /// Length is counted in word pieces, what the model pads to. Sorted by
+    /// characters instead, squad2-dev embedded about 35% slower: characters per
+    /// word piece vary enough (names, numbers, accents) to leave much padding in
+    /// each batch (`cargo run --release -p footnote-index --example
+    /// embedding_order`, docs/benchmarks.md "Ingest throughput").
     pub fn embed_passages<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
         let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
+        let lengths: Vec<usize> = match self.counter.encode_batch(texts.clone(), true) {
+            Ok(encodings) => encodings.iter().map(|e| e.len()).collect(),
+            Err(_) => texts.iter().map(|t| t.len()).collect(),
+        };
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
+        order.sort_by_key(|&i| lengths[i]);
         let model = match &self.sessions {
             Sessions::Serving(pool) => return pool.embed_passages(&texts, &order),
             Sessions::Shared(model) => model,

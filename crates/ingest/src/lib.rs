@@ -7,6 +7,8 @@
 //! the model ([`split`]), finds the page and section each passage came from
 //! ([`place`]), and writes each new or changed document to the [`Index`].
 //! Unchanged documents (same content hash, all passages present) are skipped.
+//! Reading, embedding and writing overlap, each on a thread of its own
+//! ([`Ingestor`]'s `run`).
 //! Uploads and fetched pages ([`web`]) take the same path from memory:
 //! [`Ingestor::ingest_documents`].
 
@@ -20,6 +22,7 @@ mod split;
 pub mod web;
 
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use footnote_index::{DocumentMeta, DocumentState, Index, NewPassage};
@@ -99,8 +102,9 @@ fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 }
 
 /// Told about progress as documents are written; the command line draws a
-/// bar, the web library shows each upload's stage.
-pub trait Progress {
+/// bar, the web library shows each upload's stage. Reading, embedding and
+/// writing run on threads of their own ([`Ingestor`]), so it is told from each.
+pub trait Progress: Sync {
     fn start(&self, _documents: usize) {}
     /// A document reached `stage`.
     fn stage(&self, _id: &str, _stage: Stage) {}
@@ -144,12 +148,6 @@ pub struct DocumentUpload {
     pub metadata: ManifestEntry,
 }
 
-/// Documents prepared but not yet embedded, and the report so far.
-struct Batch {
-    report: IngestReport,
-    pending: Vec<PreparedDocument>,
-}
-
 /// Progress that goes nowhere, for tests and non-interactive callers.
 pub struct Silent;
 impl Progress for Silent {}
@@ -158,6 +156,64 @@ pub struct Ingestor<'a> {
     index: &'a Index,
     lexicon: Lexicon,
 }
+
+/// Documents read and prepared, kept until their passages fill a group, which
+/// then goes to the embedding stage ([`Ingestor::run`]).
+struct Queue<'p> {
+    report: IngestReport,
+    pending: Vec<PreparedDocument>,
+    to_embed: mpsc::SyncSender<Vec<PreparedDocument>>,
+    progress: &'p dyn Progress,
+}
+
+impl Queue<'_> {
+    fn push(&mut self, document: PreparedDocument) -> Result<(), Interrupted> {
+        self.pending.push(document);
+        if self.pending.iter().map(|d| d.passages.len()).sum::<usize>() >= EMBEDDING_GROUP {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<(), Interrupted> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        for document in &self.pending {
+            self.progress.stage(&document.meta.id, Stage::Embedding);
+        }
+        self.to_embed.send(std::mem::take(&mut self.pending)).map_err(|_| Interrupted::Downstream)
+    }
+}
+
+/// Why reading stopped before the last document.
+enum Interrupted {
+    /// The embedding or writing stage ended early; its own error says why.
+    Downstream,
+    Failed(Error),
+}
+
+impl From<Error> for Interrupted {
+    fn from(e: Error) -> Self {
+        Interrupted::Failed(e)
+    }
+}
+
+impl From<footnote_index::Error> for Interrupted {
+    fn from(e: footnote_index::Error) -> Self {
+        Interrupted::Failed(e.into())
+    }
+}
+
+/// What the writing stage wrote.
+#[derive(Default)]
+struct Written {
+    passages: usize,
+    word_pieces: usize,
+    duplicates: usize,
+}
+
+type Embedded = (Vec<PreparedDocument>, Vec<Vec<f32>>);
 
 impl<'a> Ingestor<'a> {
     /// The index must have been opened with its model ([`Index::open`]).
@@ -171,45 +227,48 @@ impl<'a> Ingestor<'a> {
     pub fn ingest(&self, paths: &[PathBuf], progress: &dyn Progress) -> Result<IngestReport, Error> {
         let started = Instant::now();
         let discovery = source::discover(paths)?;
-        let mut batch = Batch { report: IngestReport { skipped: discovery.skipped, ..Default::default() }, pending: Vec::new() };
         progress.start(discovery.files.len());
-        for file in &discovery.files {
-            let raw = std::fs::read(&file.path).map_err(|e| Error::Path { path: file.path.clone(), reason: e.to_string() })?;
-            let stem = file.path.file_stem();
-            self.take(&mut batch, &file.path, &file.id, file.format, &raw, &file.metadata, stem, progress)?;
-        }
-        self.finish(batch, started, progress)
+        let report = IngestReport { skipped: discovery.skipped, ..Default::default() };
+        self.run(started, report, progress, |queue| {
+            for file in &discovery.files {
+                let raw = std::fs::read(&file.path).map_err(|e| Error::Path { path: file.path.clone(), reason: e.to_string() })?;
+                let stem = file.path.file_stem();
+                self.take(queue, &file.path, &file.id, file.format, &raw, &file.metadata, stem)?;
+            }
+            Ok(())
+        })
     }
 
     /// Ingests documents handed over in memory (uploads), exactly as files of
     /// the same names and metadata would be.
     pub fn ingest_documents(&self, documents: &[DocumentUpload], progress: &dyn Progress) -> Result<IngestReport, Error> {
         let started = Instant::now();
-        let mut batch = Batch { report: IngestReport::default(), pending: Vec::new() };
         progress.start(documents.len());
-        for document in documents {
-            let name = PathBuf::from(&document.metadata.file);
-            let stem = name.file_stem().map(std::ffi::OsStr::to_owned);
-            self.take(&mut batch, &name, &document.id, document.format, &document.bytes, &document.metadata, stem.as_deref(), progress)?;
-        }
-        self.finish(batch, started, progress)
+        self.run(started, IngestReport::default(), progress, |queue| {
+            for document in documents {
+                let name = PathBuf::from(&document.metadata.file);
+                let stem = name.file_stem().map(std::ffi::OsStr::to_owned);
+                self.take(queue, &name, &document.id, document.format, &document.bytes, &document.metadata, stem.as_deref())?;
+            }
+            Ok(())
+        })
     }
 
     /// Decodes, prepares and queues one document; unchanged and empty ones go
-    /// no further. A full queue is embedded and written.
+    /// no further.
     #[allow(clippy::too_many_arguments)]
     fn take(
         &self,
-        batch: &mut Batch,
+        queue: &mut Queue,
         label: &std::path::Path,
         id: &str,
         format: Format,
         raw: &[u8],
         metadata: &ManifestEntry,
         file_stem: Option<&std::ffi::OsStr>,
-        progress: &dyn Progress,
-    ) -> Result<(), Error> {
-        let report = &mut batch.report;
+    ) -> Result<(), Interrupted> {
+        let progress = queue.progress;
+        let report = &mut queue.report;
         progress.stage(id, Stage::Reading);
         let (extracted, warning) = match extract::read(format, raw) {
             Ok(read) => read,
@@ -234,56 +293,99 @@ impl<'a> Ingestor<'a> {
             DocumentState::Unchanged => {
                 report.unchanged += 1;
                 progress.document_done(id, 0);
+                Ok(())
             }
             state => {
                 if state == DocumentState::New { report.added += 1 } else { report.replaced += 1 }
-                batch.pending.push(document);
-                if batch.pending.iter().map(|d| d.passages.len()).sum::<usize>() >= EMBEDDING_GROUP {
-                    self.write_group(std::mem::take(&mut batch.pending), &mut batch.report, progress)?;
-                }
+                queue.push(document)
             }
         }
-        Ok(())
     }
 
-    fn finish(&self, mut batch: Batch, started: Instant, progress: &dyn Progress) -> Result<IngestReport, Error> {
-        self.write_group(batch.pending, &mut batch.report, progress)?;
-        if batch.report.passages_written > 0 {
+    /// Runs `read`, which prepares documents and queues them, with embedding
+    /// and writing on threads of their own: while one group of passages is
+    /// embedded, the group before it is written and the documents of the next
+    /// are read and cleaned. The model keeps both cores busy most of the time;
+    /// the other stages take the moments it leaves.
+    fn run(
+        &self,
+        started: Instant,
+        report: IngestReport,
+        progress: &dyn Progress,
+        read: impl FnOnce(&mut Queue) -> Result<(), Interrupted>,
+    ) -> Result<IngestReport, Error> {
+        let (to_embed, embed_queue) = mpsc::sync_channel(1);
+        let (to_write, write_queue) = mpsc::sync_channel(1);
+        let (mut report, read, embedding, written) = std::thread::scope(|scope| {
+            let embedding = scope.spawn(move || self.embed_stage(embed_queue, to_write));
+            let writing = scope.spawn(move || self.write_stage(write_queue, progress));
+            let mut queue = Queue { report, pending: Vec::new(), to_embed, progress };
+            let read = read(&mut queue).and_then(|()| queue.send());
+            // Closing the queue lets the stages finish what they hold.
+            let Queue { report, to_embed, .. } = queue;
+            drop(to_embed);
+            let embedding = embedding.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let written = writing.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (report, read, embedding, written)
+        });
+        // A stage that failed stopped the others; its error is the one to report.
+        report.embedding += embedding?;
+        let written = written?;
+        if let Err(Interrupted::Failed(e)) = read {
+            return Err(e);
+        }
+        report.passages_written += written.passages;
+        report.word_pieces_embedded += written.word_pieces;
+        report.duplicates_dropped += written.duplicates;
+        if report.passages_written > 0 {
             // New passages are searched by a full scan of their segment until
             // the store indexes them; at thousands of passages that matters.
             self.index.optimize()?;
         }
         progress.finish();
-        batch.report.elapsed = started.elapsed();
-        Ok(batch.report)
+        report.elapsed = started.elapsed();
+        Ok(report)
     }
 
-    /// Embeds the passages of several documents in one go (so batches are full
-    /// and hold passages of similar length), then writes each document.
-    fn write_group(&self, documents: Vec<PreparedDocument>, report: &mut IngestReport, progress: &dyn Progress) -> Result<(), Error> {
-        let texts: Vec<String> = documents
-            .iter()
-            .flat_map(|d| d.passages.iter().map(|p| embedding_text(&d.meta.title, p.section.as_deref(), &p.text)))
-            .collect();
-        for document in &documents {
-            progress.stage(&document.meta.id, Stage::Embedding);
+    /// Embeds each group of documents: all their passages in one go, so that
+    /// batches are full and hold passages of similar length.
+    fn embed_stage(&self, groups: mpsc::Receiver<Vec<PreparedDocument>>, to_write: mpsc::SyncSender<Embedded>) -> Result<Duration, Error> {
+        let mut spent = Duration::ZERO;
+        for documents in groups {
+            let texts: Vec<String> = documents
+                .iter()
+                .flat_map(|d| d.passages.iter().map(|p| embedding_text(&d.meta.title, p.section.as_deref(), &p.text)))
+                .collect();
+            let embedding_started = Instant::now();
+            let vectors = self.index.embedder().embed_passages(&texts)?;
+            spent += embedding_started.elapsed();
+            if to_write.send((documents, vectors)).is_err() {
+                break;
+            }
         }
-        let embedding_started = Instant::now();
-        let before = report.passages_written;
-        let mut vectors = self.index.embedder().embed_passages(&texts)?.into_iter();
-        report.embedding += embedding_started.elapsed();
-        for document in documents {
-            let written = document.passages.len();
-            let document_vectors = vectors.by_ref().take(written).collect();
-            report.passages_written += written;
-            report.word_pieces_embedded += document.word_pieces;
-            report.duplicates_dropped += document.duplicates;
-            progress.stage(&document.meta.id, Stage::Storing);
-            self.index.write_document(&document.meta, document.passages, document_vectors)?;
-            progress.document_done(&document.meta.id, written);
+        Ok(spent)
+    }
+
+    /// Writes each embedded document, and has the store index what was written
+    /// every [`footnote_index::OPTIMIZE_EVERY`] passages of a long run.
+    fn write_stage(&self, groups: mpsc::Receiver<Embedded>, progress: &dyn Progress) -> Result<Written, Error> {
+        let mut written = Written::default();
+        for (documents, vectors) in groups {
+            let before = written.passages;
+            let mut vectors = vectors.into_iter();
+            for document in documents {
+                let count = document.passages.len();
+                let document_vectors = vectors.by_ref().take(count).collect();
+                progress.stage(&document.meta.id, Stage::Storing);
+                self.index.write_document(&document.meta, document.passages, document_vectors)?;
+                written.passages += count;
+                written.word_pieces += document.word_pieces;
+                written.duplicates += document.duplicates;
+                progress.document_done(&document.meta.id, count);
+            }
+            self.index.optimize_after_writing(before, written.passages)?;
         }
-        self.index.optimize_after_writing(before, report.passages_written)?;
-        Ok(())
+        Ok(written)
     }
 
     /// Extracts, cleans and splits a document's text. Metadata given explicitly

@@ -143,7 +143,7 @@ impl App {
 /// Passes each stage a document reaches on to a function.
 struct Stages<F>(F);
 
-impl<F: Fn(&str, Stage)> Progress for Stages<F> {
+impl<F: Fn(&str, Stage) + Sync> Progress for Stages<F> {
     fn stage(&self, id: &str, stage: Stage) {
         (self.0)(id, stage)
     }
