@@ -187,7 +187,7 @@ impl Embedder {
     /// Embeds many passages, batching texts of similar length together.
     ///
     /// Length is counted in word pieces, what the model pads to. Sorted by
-    /// characters instead, squad2-dev embedded about 35% slower: characters per
+    /// characters instead, squad2-dev took 14–56% longer in three runs: characters per
     /// word piece vary enough (names, numbers, accents) to leave much padding in
     /// each batch (`cargo run --release -p footnote-index --example
     /// embedding_order`, docs/benchmarks.md "Ingest throughput").
