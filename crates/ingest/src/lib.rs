@@ -205,14 +205,6 @@ impl From<footnote_index::Error> for Interrupted {
     }
 }
 
-/// What the writing stage wrote.
-#[derive(Default)]
-struct Written {
-    passages: usize,
-    word_pieces: usize,
-    duplicates: usize,
-}
-
 type Embedded = (Vec<PreparedDocument>, Vec<Vec<f32>>);
 
 impl<'a> Ingestor<'a> {
@@ -330,13 +322,10 @@ impl<'a> Ingestor<'a> {
         });
         // A stage that failed stopped the others; its error is the one to report.
         report.embedding += embedding?;
-        let written = written?;
+        report.absorb(written?);
         if let Err(Interrupted::Failed(e)) = read {
             return Err(e);
         }
-        report.passages_written += written.passages;
-        report.word_pieces_embedded += written.word_pieces;
-        report.duplicates_dropped += written.duplicates;
         if report.passages_written > 0 {
             // New passages are searched by a full scan of their segment until
             // the store indexes them; at thousands of passages that matters.
@@ -368,22 +357,22 @@ impl<'a> Ingestor<'a> {
 
     /// Writes each embedded document, and has the store index what was written
     /// every [`footnote_index::OPTIMIZE_EVERY`] passages of a long run.
-    fn write_stage(&self, groups: mpsc::Receiver<Embedded>, progress: &dyn Progress) -> Result<Written, Error> {
-        let mut written = Written::default();
+    fn write_stage(&self, groups: mpsc::Receiver<Embedded>, progress: &dyn Progress) -> Result<IngestReport, Error> {
+        let mut written = IngestReport::default();
         for (documents, vectors) in groups {
-            let before = written.passages;
+            let before = written.passages_written;
             let mut vectors = vectors.into_iter();
             for document in documents {
                 let count = document.passages.len();
                 let document_vectors = vectors.by_ref().take(count).collect();
                 progress.stage(&document.meta.id, Stage::Storing);
                 self.index.write_document(&document.meta, document.passages, document_vectors)?;
-                written.passages += count;
-                written.word_pieces += document.word_pieces;
-                written.duplicates += document.duplicates;
+                written.passages_written += count;
+                written.word_pieces_embedded += document.word_pieces;
+                written.duplicates_dropped += document.duplicates;
                 progress.document_done(&document.meta.id, count);
             }
-            self.index.optimize_after_writing(before, written.passages)?;
+            self.index.optimize_after_writing(before, written.passages_written)?;
         }
         Ok(written)
     }
