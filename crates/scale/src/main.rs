@@ -24,7 +24,7 @@ use footnote_index::{
     DocumentMeta, Embedder, Index, Location, ModelSource, NewPassage, QdrantSettings, StoredPoint,
     sentence_spans,
 };
-use footnote_retrieval::{Query, Retriever};
+use footnote_retrieval::{Query, RankingSpec, Retriever};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -67,6 +67,10 @@ enum Command {
         questions: PathBuf,
         #[arg(long, default_value_t = 300)]
         count: usize,
+        /// The ranking to time; `dense` or `bm25` alone tell which half of the
+        /// fused query the time goes to.
+        #[arg(long, default_value = "dbsf")]
+        ranking: RankingSpec,
         #[command(flatten)]
         target: Target,
         #[command(flatten)]
@@ -131,7 +135,9 @@ impl Model {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Build { base, passages, seed, target } => build(&base, passages, seed, &target.location()?),
-        Command::Search { questions, count, target, model } => search(&questions, count, &target.location()?, &model),
+        Command::Search { questions, count, ranking, target, model } => {
+            search(&questions, count, ranking, &target.location()?, &model)
+        }
         Command::Check { base, count, seed, model } => check(&base, count, seed, &model),
     }
 }
@@ -237,7 +243,7 @@ fn build(base: &Path, passages: usize, seed: u64, location: &Location) -> Result
     Ok(())
 }
 
-fn search(questions: &Path, count: usize, location: &Location, model: &Model) -> Result<()> {
+fn search(questions: &Path, count: usize, ranking: RankingSpec, location: &Location, model: &Model) -> Result<()> {
     let text = std::fs::read_to_string(questions).with_context(|| format!("reading {}", questions.display()))?;
     let questions: Vec<String> = text
         .lines()
@@ -253,7 +259,7 @@ fn search(questions: &Path, count: usize, location: &Location, model: &Model) ->
     let opening = Instant::now();
     let index = Index::open_with(location, embedder)?;
     let open_ms = opening.elapsed().as_secs_f64() * 1000.0;
-    let retriever = Retriever::new(&index);
+    let retriever = Retriever::new(&index).with_ranking(ranking.0);
     // One pass to bring the index's pages into memory, as a running server has them.
     for (question, dense) in questions.iter().zip(&vectors).take(20) {
         retriever.search_embedded(&Query::new(question.clone(), TOP_K), dense.clone())?;
@@ -273,6 +279,7 @@ fn search(questions: &Path, count: usize, location: &Location, model: &Model) ->
             "passages": totals.passages,
             "documents": totals.documents,
             "questions": times.len(),
+            "ranking": ranking.to_string(),
             "open_ms": round(open_ms),
             "search_p50_ms": round(at(0.5)),
             "search_p99_ms": round(at(0.99)),
