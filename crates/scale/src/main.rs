@@ -60,8 +60,8 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
-    /// Times the fused hybrid query (question embedding excluded) over questions
-    /// from a JSON-lines file; prints JSON.
+    /// Times a ranking's query, the fused hybrid one unless told (question
+    /// embedding excluded), over questions from a JSON-lines file; prints JSON.
     Search {
         #[arg(long)]
         questions: PathBuf,
