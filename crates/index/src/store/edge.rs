@@ -287,13 +287,15 @@ fn layout(dimension: usize) -> EdgeConfig {
 /// when it loads a segment: at 1,000,000 passages that was most of the 5.8 s a
 /// server took to start. Memory-mapped, they open at once; the filters on
 /// them (one document's passages, a content hash) read a few pages.
-fn payload_indexes() -> impl Iterator<Item = (&'static str, PayloadFieldSchema)> {
+fn payload_indexes() -> Vec<(&'static str, PayloadFieldSchema)> {
     let keyword = KeywordIndexParams { on_disk: Some(true), ..Default::default() };
     // `position` is only matched (the first passage of a document), never ranged.
     let integer = IntegerIndexParams { lookup: Some(true), range: Some(false), on_disk: Some(true), ..Default::default() };
-    let keyword = KEYWORD_INDEXES.map(move |field| (field, PayloadSchemaParams::Keyword(keyword.clone())));
-    let integer = INTEGER_INDEXES.map(move |field| (field, PayloadSchemaParams::Integer(integer.clone())));
-    keyword.into_iter().chain(integer).map(|(field, params)| (field, PayloadFieldSchema::FieldParams(params)))
+    let keyword = PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(keyword));
+    let integer = PayloadFieldSchema::FieldParams(PayloadSchemaParams::Integer(integer));
+    let keyword = KEYWORD_INDEXES.map(|field| (field, keyword.clone()));
+    let integer = INTEGER_INDEXES.map(|field| (field, integer.clone()));
+    keyword.into_iter().chain(integer).collect()
 }
 
 fn nearest(using: &str, query: VectorInternal) -> QueryEnum {
