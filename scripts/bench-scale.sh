@@ -15,6 +15,10 @@
 #
 # FOOTNOTE_BIN names the footnote binary to measure (else the release build);
 # BENCH_SCALE_DIR keeps the indexes there instead of a temporary directory.
+# With a server on this machine, QDRANT_PID (its process) and QDRANT_STORAGE (its
+# storage directory) add the server's side: qdrant_rss_mib (resident after the
+# questions), qdrant_peak_rss_mib (indexing included) and qdrant_disk_mib (the
+# collection's directory).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N="${1:?usage: scripts/bench-scale.sh N [--qdrant-url URL]}"
@@ -78,10 +82,16 @@ while IFS= read -r question; do
 done < <(sed -n 301,350p "$SQUAD/qa.jsonl" | python3 -c 'import json,sys; [print(json.loads(l)["question"]) for l in sys.stdin]')
 rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 kill $server; wait $server 2>/dev/null || true
-python3 - "$search" "$build_s" "$disk_mib" "$rss_kib" "$startup_s" "${times[@]}" <<'PY'
+qdrant="{}"
+if [ -n "$QDRANT_URL" ] && [ -n "${QDRANT_PID:-}" ]; then
+  qdrant=$(awk -v disk="$([ -n "${QDRANT_STORAGE:-}" ] && du -sm "$QDRANT_STORAGE/collections/$collection" | cut -f1)" \
+    '/VmRSS/ {rss=$2} /VmHWM/ {peak=$2} END {printf "{\"qdrant_rss_mib\": %d, \"qdrant_peak_rss_mib\": %d, \"qdrant_disk_mib\": %s}", rss/1024, peak/1024, disk == "" ? "null" : disk}' \
+    "/proc/$QDRANT_PID/status")
+fi
+python3 - "$search" "$build_s" "$disk_mib" "$rss_kib" "$startup_s" "$qdrant" "${times[@]}" <<'PY'
 import json, statistics, sys
 search = json.loads(sys.argv[1])
-asks = sorted(float(t) * 1000 for t in sys.argv[6:])
+asks = sorted(float(t) * 1000 for t in sys.argv[7:])
 print(json.dumps({
     "passages": search["passages"],
     "build_s": round(float(sys.argv[2]), 1),
@@ -91,5 +101,6 @@ print(json.dumps({
     "search_p50_ms": search["search_p50_ms"],
     "search_p99_ms": search["search_p99_ms"],
     "ask_p50_ms": round(statistics.median(asks), 1),
+    **json.loads(sys.argv[6]),
 }))
 PY

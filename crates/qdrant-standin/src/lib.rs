@@ -24,9 +24,9 @@ use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::external::uuid::Uuid;
 use qdrant_edge::{
     AnyVariants, Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
-    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion, Match, Modifier, NamedQuery, Payload,
-    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations,
-    PointStructPersisted, Prefetch, QueryEnum, QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation,
+    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion, IntegerIndexParams, KeywordIndexParams,
+    Match, Modifier, NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStructPersisted, Prefetch, QueryEnum, QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation,
     ValueVariants, VectorInternal, VectorPersisted, VectorStructInternal, VectorStructPersisted,
     WithPayloadInterface, WithVector,
 };
@@ -136,6 +136,40 @@ fn done() -> Response<grpc::PointsOperationResponse> {
         result: Some(grpc::UpdateResult { operation_id: Some(0), status: grpc::UpdateStatus::Completed.into() }),
         ..Default::default()
     })
+}
+
+/// The index a create-field-index request asks for, with its parameters as a
+/// server applies them (a keyword or integer index on disk, an integer index for
+/// lookups only); the stand-in indexes keywords and integers only.
+#[allow(deprecated)]
+fn field_schema(request: &grpc::CreateFieldIndexCollection) -> Result<PayloadFieldSchema, Status> {
+    use grpc::payload_index_params::IndexParams;
+    let params = request.field_index_params.clone().and_then(|p| p.index_params);
+    let schema = match (request.field_type.and_then(|t| grpc::FieldType::try_from(t).ok()), params) {
+        (Some(grpc::FieldType::Keyword), None) => PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword),
+        (Some(grpc::FieldType::Integer), None) => PayloadFieldSchema::FieldType(PayloadSchemaType::Integer),
+        (Some(grpc::FieldType::Keyword), Some(IndexParams::KeywordIndexParams(p))) => {
+            PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(KeywordIndexParams {
+                is_tenant: p.is_tenant,
+                on_disk: p.on_disk,
+                ..Default::default()
+            }))
+        }
+        (Some(grpc::FieldType::Integer), Some(IndexParams::IntegerIndexParams(p))) => {
+            PayloadFieldSchema::FieldParams(PayloadSchemaParams::Integer(IntegerIndexParams {
+                lookup: p.lookup,
+                range: p.range,
+                is_principal: p.is_principal,
+                on_disk: p.on_disk,
+                ..Default::default()
+            }))
+        }
+        (Some(grpc::FieldType::Keyword | grpc::FieldType::Integer), Some(_)) => {
+            return Err(Status::invalid_argument("the index parameters are not of the field's type"));
+        }
+        _ => return Err(Status::unimplemented("the stand-in indexes keywords and integers only")),
+    };
+    Ok(schema)
 }
 
 fn point_id(id: Option<grpc::PointId>) -> Result<PointId, Status> {
@@ -433,16 +467,12 @@ impl Points for StandIn {
     ) -> Result<Response<grpc::PointsOperationResponse>, Status> {
         let request = request.into_inner();
         let collection = self.collection(&request.collection_name)?;
-        let schema = match request.field_type.and_then(|t| grpc::FieldType::try_from(t).ok()) {
-            Some(grpc::FieldType::Keyword) => PayloadSchemaType::Keyword,
-            Some(grpc::FieldType::Integer) => PayloadSchemaType::Integer,
-            _ => return Err(Status::unimplemented("the stand-in indexes keywords and integers only")),
-        };
+        let schema = field_schema(&request)?;
         collection
             .shard
             .update(UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
                 field_name: request.field_name.as_str().try_into().map_err(|_| Status::invalid_argument("bad field"))?,
-                field_schema: Some(PayloadFieldSchema::FieldType(schema)),
+                field_schema: Some(schema),
             })))
             .map_err(engine_error)?;
         Ok(done())

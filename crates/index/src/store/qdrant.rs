@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use qdrant_client::qdrant::{
     CollectionStatus, Condition, CountPoints, QuantizationConfig, QuantizationType, ScalarQuantization, SparseIndexConfig, quantization_config::Quantization, CreateCollection, CreateFieldIndexCollection, DeletePoints, Distance, FieldType, Filter,
-    GetCollectionInfoRequest, Modifier, PointId, PointStruct, PointsSelector, PrefetchQuery, Query,
+    GetCollectionInfoRequest, IntegerIndexParams, KeywordIndexParams, Modifier, PayloadIndexParams, PointId, PointStruct,
+    PointsSelector, PrefetchQuery, Query, payload_index_params::IndexParams,
     QueryPoints, Rrf, ScrollPoints, SparseVectorConfig, SparseVectorParams, UpsertPoints, VectorInput, VectorParams,
     VectorParamsMap, VectorsConfig, WithPayloadSelector, WithVectorsSelector, point_id::PointIdOptions,
     points_selector::PointsSelectorOneOf, query::Variant as QueryVariant, vector_input::Variant as InputVariant,
@@ -215,14 +216,13 @@ impl QdrantStore {
                  use a newer Qdrant (compose.yaml runs v1.20.0)"
             )));
         }
-        let keyword = KEYWORD_INDEXES.map(|field| (field, FieldType::Keyword));
-        let integer = INTEGER_INDEXES.map(|field| (field, FieldType::Integer));
-        for (field, kind) in keyword.into_iter().chain(integer) {
+        for (field, kind, params) in payload_indexes() {
             let request = CreateFieldIndexCollection {
                 collection_name: settings.collection.clone(),
                 wait: Some(true),
                 field_name: field.to_string(),
                 field_type: Some(kind.into()),
+                field_index_params: Some(PayloadIndexParams { index_params: Some(params) }),
                 ..Default::default()
             };
             self.send("create_field_index", request, |client, request| async move { client.create_field_index(request).await })?;
@@ -540,6 +540,24 @@ impl PassageStore for QdrantStore {
             }
         }
     }
+}
+
+/// The payload fields footnote filters on, indexed on disk as in the embedded
+/// store (`edge::payload_indexes`, which says why): kept in memory, a server
+/// rebuilds each field's maps of every point's value whenever it loads a segment.
+/// `position` is only matched (the first passage of a document), never ranged.
+#[allow(deprecated)]
+fn payload_indexes() -> Vec<(&'static str, FieldType, IndexParams)> {
+    let keyword = IndexParams::KeywordIndexParams(KeywordIndexParams { on_disk: Some(true), ..Default::default() });
+    let integer = IndexParams::IntegerIndexParams(IntegerIndexParams {
+        lookup: Some(true),
+        range: Some(false),
+        on_disk: Some(true),
+        ..Default::default()
+    });
+    let keyword = KEYWORD_INDEXES.map(|field| (field, FieldType::Keyword, keyword.clone()));
+    let integer = INTEGER_INDEXES.map(|field| (field, FieldType::Integer, integer.clone()));
+    keyword.into_iter().chain(integer).collect()
 }
 
 /// Failures worth another try: the server is restarting or overloaded, a replica
