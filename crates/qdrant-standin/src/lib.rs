@@ -140,7 +140,8 @@ fn done() -> Response<grpc::PointsOperationResponse> {
 
 /// The index a create-field-index request asks for, with its parameters as a
 /// server applies them (a keyword or integer index on disk, an integer index for
-/// lookups only); the stand-in indexes keywords and integers only.
+/// lookups only); the stand-in indexes keywords and integers only. It reads the
+/// `on_disk` flag footnote sends, not its successor `memory`.
 #[allow(deprecated)]
 fn field_schema(request: &grpc::CreateFieldIndexCollection) -> Result<PayloadFieldSchema, Status> {
     use grpc::payload_index_params::IndexParams;

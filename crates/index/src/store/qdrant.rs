@@ -546,6 +546,7 @@ impl PassageStore for QdrantStore {
 /// store (`edge::payload_indexes`, which says why): kept in memory, a server
 /// rebuilds each field's maps of every point's value whenever it loads a segment.
 /// `position` is only matched (the first passage of a document), never ranged.
+/// Placed with `on_disk`, the flag every supported server reads (as in `create`).
 #[allow(deprecated)]
 fn payload_indexes() -> Vec<(&'static str, FieldType, IndexParams)> {
     let keyword = IndexParams::KeywordIndexParams(KeywordIndexParams { on_disk: Some(true), ..Default::default() });
