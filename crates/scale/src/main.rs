@@ -28,6 +28,9 @@ use footnote_retrieval::{Query, RankingSpec, Retriever};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[cfg(feature = "tantivy-probe")]
+mod tantivy_probe;
+
 /// Passages per derived document: about a long article's worth.
 const PASSAGES_PER_DOCUMENT: usize = 50;
 /// Derived documents written per store update.
@@ -50,13 +53,8 @@ enum Command {
     /// Copies the base index into the target and adds derived passages up to `--passages`,
     /// then builds the search structures.
     Build {
-        /// Data directory of a footnote index with real, embedded passages.
-        #[arg(long)]
-        base: PathBuf,
-        #[arg(long)]
-        passages: usize,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
+        #[command(flatten)]
+        collection: Collection,
         #[command(flatten)]
         target: Target,
     },
@@ -76,6 +74,24 @@ enum Command {
         #[command(flatten)]
         model: Model,
     },
+    /// Builds the same collection's BM25 index in tantivy (base passages, then
+    /// those `build` derives with the same seed) and times its top-k search
+    /// over the questions; prints JSON. Only with `--features tantivy-probe`.
+    #[cfg(feature = "tantivy-probe")]
+    TantivyBm25 {
+        #[command(flatten)]
+        collection: Collection,
+        /// Directory of the tantivy index, built there when absent.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        questions: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+        /// Passages each search returns: footnote's BM25 prefetch is 50.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Embeds derived texts for real and compares them with their derived vectors; prints JSON.
     Check {
         #[arg(long)]
@@ -87,6 +103,19 @@ enum Command {
         #[command(flatten)]
         model: Model,
     },
+}
+
+/// The collection `build` makes: the base index's passages and derived ones
+/// up to `--passages`, the same for the same seed.
+#[derive(Args)]
+struct Collection {
+    /// Data directory of a footnote index with real, embedded passages.
+    #[arg(long)]
+    base: PathBuf,
+    #[arg(long)]
+    passages: usize,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
 }
 
 #[derive(Args)]
@@ -134,11 +163,15 @@ impl Model {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Build { base, passages, seed, target } => build(&base, passages, seed, &target.location()?),
+        Command::Build { collection, target } => build(&collection, &target.location()?),
         Command::Search { questions, count, ranking, target, model } => {
             search(&questions, count, ranking, &target.location()?, &model)
         }
         Command::Check { base, count, seed, model } => check(&base, count, seed, &model),
+        #[cfg(feature = "tantivy-probe")]
+        Command::TantivyBm25 { collection, dir, questions, count, limit } => {
+            tantivy_probe::run(&collection, &dir, &questions, count, limit)
+        }
     }
 }
 
@@ -194,7 +227,8 @@ fn normalise(vector: &mut [f32]) {
     vector.iter_mut().for_each(|x| *x /= norm);
 }
 
-fn build(base: &Path, passages: usize, seed: u64, location: &Location) -> Result<()> {
+fn build(collection: &Collection, location: &Location) -> Result<()> {
+    let &Collection { ref base, passages, seed } = collection;
     let started = Instant::now();
     let (base_index, points) = base_points(base)?;
     let copied = base_index.copy_to(location, &mut |_| {})?;
@@ -243,7 +277,8 @@ fn build(base: &Path, passages: usize, seed: u64, location: &Location) -> Result
     Ok(())
 }
 
-fn search(questions: &Path, count: usize, ranking: RankingSpec, location: &Location, model: &Model) -> Result<()> {
+/// The first `count` questions of a JSON-lines question file.
+fn read_questions(questions: &Path, count: usize) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(questions).with_context(|| format!("reading {}", questions.display()))?;
     let questions: Vec<String> = text
         .lines()
@@ -254,6 +289,16 @@ fn search(questions: &Path, count: usize, ranking: RankingSpec, location: &Locat
     if questions.is_empty() {
         bail!("no questions in the file");
     }
+    Ok(questions)
+}
+
+/// The `q` quantile of sorted times, rounded.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    round(sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1])
+}
+
+fn search(questions: &Path, count: usize, ranking: RankingSpec, location: &Location, model: &Model) -> Result<()> {
+    let questions = read_questions(questions, count)?;
     let embedder = Embedder::load(&model.source(location))?;
     let vectors = questions.iter().map(|q| embedder.embed_query(q)).collect::<footnote_index::Result<Vec<_>>>()?;
     let opening = Instant::now();
@@ -264,28 +309,59 @@ fn search(questions: &Path, count: usize, ranking: RankingSpec, location: &Locat
     for (question, dense) in questions.iter().zip(&vectors).take(20) {
         retriever.search_embedded(&Query::new(question.clone(), TOP_K), dense.clone())?;
     }
-    let mut times = Vec::with_capacity(questions.len());
-    for (question, dense) in questions.iter().zip(&vectors) {
-        let started = Instant::now();
+    let times = Timings::of(questions.iter().zip(&vectors), |(question, dense)| {
         retriever.search_embedded(&Query::new(question.clone(), TOP_K), dense.clone())?;
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
+        Ok(())
+    })?;
     let totals = index.totals()?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "passages": totals.passages,
-            "documents": totals.documents,
-            "questions": times.len(),
-            "ranking": ranking.to_string(),
-            "open_ms": round(open_ms),
-            "search_p50_ms": round(at(0.5)),
-            "search_p99_ms": round(at(0.99)),
-        })
-    );
+    let mut report = serde_json::json!({
+        "passages": totals.passages,
+        "documents": totals.documents,
+        "questions": times.wall.len(),
+        "ranking": ranking.to_string(),
+        "open_ms": round(open_ms),
+        "search_p50_ms": quantile(&times.wall, 0.5),
+        "search_p99_ms": quantile(&times.wall, 0.99),
+    });
+    // Qdrant Edge searches in the calling thread, so its CPU time is the
+    // search's; a server's search runs in the server.
+    if matches!(location, Location::Embedded(_)) {
+        report["search_cpu_p50_ms"] = quantile(&times.cpu, 0.5).into();
+        report["search_cpu_p99_ms"] = quantile(&times.cpu, 0.99).into();
+    }
+    println!("{report}");
     Ok(())
+}
+
+/// Milliseconds each call took, sorted: by the wall clock and in this thread's CPU time.
+struct Timings {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+impl Timings {
+    fn of<T>(items: impl Iterator<Item = T>, mut each: impl FnMut(T) -> Result<()>) -> Result<Timings> {
+        let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+        for item in items {
+            let started = Instant::now();
+            let cpu_started = thread_cpu_ms();
+            each(item)?;
+            cpu.push(thread_cpu_ms() - cpu_started);
+            wall.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        wall.sort_by(f64::total_cmp);
+        cpu.sort_by(f64::total_cmp);
+        Ok(Timings { wall, cpu })
+    }
+}
+
+/// CPU time of the calling thread, where Qdrant Edge runs a query: unlike the
+/// wall clock, it leaves out time the host gave to other machines (steal).
+fn thread_cpu_ms() -> f64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec to a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    now.tv_sec as f64 * 1000.0 + now.tv_nsec as f64 / 1e6
 }
 
 fn check(base: &Path, count: usize, seed: u64, model: &Model) -> Result<()> {
@@ -351,5 +427,21 @@ mod tests {
             assert!(derived.text.starts_with("One first. One second.") || derived.text.starts_with("Two first."), "{}", derived.text);
             assert!(derived.text.ends_with("One third.") || derived.text.ends_with("Two second."), "{}", derived.text);
         }
+    }
+
+    #[test]
+    fn thread_cpu_time_counts_this_threads_work_and_not_its_sleep() {
+        let wall = Instant::now();
+        let cpu = thread_cpu_ms();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let asleep = thread_cpu_ms() - cpu;
+        let mut x = 1u64;
+        while wall.elapsed() < std::time::Duration::from_millis(400) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let total = thread_cpu_ms() - cpu;
+        let wall_ms = wall.elapsed().as_secs_f64() * 1000.0;
+        assert!(asleep < 50.0, "{asleep} ms of CPU while asleep");
+        assert!(total > asleep && total <= wall_ms + 1.0, "{total} ms of CPU in {wall_ms} ms");
     }
 }
