@@ -196,6 +196,13 @@ struct Derived {
     dense: Vec<f32>,
 }
 
+/// The derived passages for `seed`, in the order `build` stores them: the same
+/// sequence wherever it is drawn, so other engines can index the same collection.
+fn derivations(points: &[StoredPoint], seed: u64) -> impl Iterator<Item = Derived> + '_ {
+    let mut rng = StdRng::seed_from_u64(seed);
+    std::iter::repeat_with(move || derive(points, &mut rng))
+}
+
 fn derive(points: &[StoredPoint], rng: &mut StdRng) -> Derived {
     let first = &points[rng.random_range(0..points.len())];
     let second = &points[rng.random_range(0..points.len())];
@@ -234,7 +241,7 @@ fn build(collection: &Collection, location: &Location) -> Result<()> {
     let copied = base_index.copy_to(location, &mut |_| {})?;
     drop(base_index);
     let index = Index::open_existing(location)?;
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut derived = derivations(&points, seed);
     let mut written = copied;
     let mut document = 0usize;
     let mut batch = Vec::new();
@@ -248,7 +255,7 @@ fn build(collection: &Collection, location: &Location) -> Result<()> {
             content_hash: format!("derived-{seed}-{document}"),
         };
         for position in 0..count {
-            let Derived { text, dense } = derive(&points, &mut rng);
+            let Derived { text, dense } = derived.next().expect("derivations never end");
             let passage = NewPassage { span: (0, text.len()), text, position, page: None, section: None };
             batch.push(StoredPoint {
                 id: footnote_index::point_id(&meta.id, &meta.content_hash, position),
@@ -367,8 +374,7 @@ fn thread_cpu_ms() -> f64 {
 fn check(base: &Path, count: usize, seed: u64, model: &Model) -> Result<()> {
     let (_, points) = base_points(base)?;
     let embedder = Embedder::load(&model.source(&Location::Embedded(base.to_path_buf())))?;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let derived: Vec<Derived> = (0..count).map(|_| derive(&points, &mut rng)).collect();
+    let derived: Vec<Derived> = derivations(&points, seed).take(count).collect();
     let texts: Vec<&str> = derived.iter().map(|d| d.text.as_str()).collect();
     let real = embedder.embed_passages(&texts)?;
     let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();

@@ -8,8 +8,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
 use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions};
@@ -18,7 +16,7 @@ use tantivy::tokenizer::{
 };
 use tantivy::{Index as TantivyIndex, IndexWriter, doc};
 
-use crate::{Collection, Derived, Timings, base_points, derive, quantile, read_questions, round};
+use crate::{Collection, Timings, base_points, derivations, quantile, read_questions, round};
 
 /// English words, stop words removed and stemmed, as footnote's BM25 terms are.
 const ANALYZER: &str = "footnote_english";
@@ -51,10 +49,8 @@ pub fn run(collection: &Collection, dir: &Path, questions: &Path, count: usize, 
         for point in &points {
             writer.add_document(doc!(text => point.passage.text.clone()))?;
         }
-        let mut rng = StdRng::seed_from_u64(collection.seed);
-        for _ in points.len()..collection.passages {
-            let Derived { text: derived, .. } = derive(&points, &mut rng);
-            writer.add_document(doc!(text => derived))?;
+        for derived in derivations(&points, collection.seed).take(collection.passages.saturating_sub(points.len())) {
+            writer.add_document(doc!(text => derived.text))?;
         }
         writer.commit()?;
         writer.wait_merging_threads()?;
