@@ -13,6 +13,9 @@
 # SmolLM2-135M-Instruct through llama.cpp's llama-server (scripts/llm-server.sh
 # builds it once per machine), beside the extractive answers.
 # `scripts/bench.sh ingest` measures ingest throughput only, against the Python peer.
+# `scripts/bench.sh memory [OLD_BINARY]` measures a server's memory on the seeds
+# with each embedding model file: at start-up, under questions, and after two
+# uploads of squad2-dev's articles (on OLD_BINARY too when given, alternating).
 # `scripts/bench.sh formats` compares PDF text extractors on tests/documents
 # (scripts/pdf-extractors) and times `footnote ingest` of each format there.
 set -euo pipefail
@@ -28,6 +31,10 @@ trap 'rm -rf "$WORK"' EXIT
 MODE="${1:-all}"
 if [ "$MODE" = compare ]; then
   BASELINE="${2:?usage: scripts/bench.sh compare OLD_BINARY}"
+  [ -x "$BASELINE" ] || { echo "bench: $BASELINE is not an executable footnote binary" >&2; exit 1; }
+fi
+if [ "$MODE" = memory ] && [ -n "${2:-}" ]; then
+  BASELINE="$2"
   [ -x "$BASELINE" ] || { echo "bench: $BASELINE is not an executable footnote binary" >&2; exit 1; }
 fi
 cpu_line() {
@@ -60,6 +67,54 @@ ingest_comparison() {
 if [ "$MODE" = ingest ]; then
   cpu_line
   ingest_comparison
+  exit 0
+fi
+# One server's memory (MiB, /proc/<pid>/status: VmRSS now, VmHWM the peak so
+# far) at ready, after 20 s of 16 clients asking the seeds' varied questions,
+# after uploading squad2-dev's 16 articles through the API, and after uploading
+# them again under other names and 10 s more of questions.
+memory_of() {
+  local server=$1 data=$2 label=$3
+  rm -rf "$WORK/run" && cp -r "$data" "$WORK/run" && rm -f "$WORK/serve.out"
+  FOOTNOTE_ADMIN_TOKEN=bench "$server" --data-dir "$WORK/run" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed > "$WORK/serve.out" &
+  local pid=$!
+  until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
+  local base
+  base="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")"
+  mem() { awk '/VmRSS/ {r = $2} /VmHWM/ {h = $2} END {printf "%d (peak %d)", r / 1024, h / 1024}' "/proc/$pid/status"; }
+  upload() { curl -sf -o /dev/null -H 'Authorization: Bearer bench' "${@/#/-Ffile=@}" "$base/api/v1/documents"; }
+  sleep 1
+  local ready asked uploaded again started took
+  ready="$(mem)"
+  QUESTIONS=eval/seeds-dev.jsonl wrk -t2 -c16 -d20s --timeout 10s -s scripts/ask-varied.lua "$base/api/v1/ask" > /dev/null
+  asked="$(mem)"
+  started=$(date +%s.%N)
+  upload "$SQUAD"/docs/*
+  took=$(echo "$(date +%s.%N) - $started" | bc)
+  uploaded="$(mem)"
+  upload "$WORK"/copies/*
+  QUESTIONS=eval/seeds-dev.jsonl wrk -t2 -c16 -d10s --timeout 10s -s scripts/ask-varied.lua "$base/api/v1/ask" > /dev/null
+  again="$(mem)"
+  kill -TERM "$pid" && wait "$pid"
+  printf '| %s | %s | %s | %s (%.1f s) | %s |\n' "$label" "$ready" "$asked" "$uploaded" "$took" "$again"
+}
+if [ "$MODE" = memory ]; then
+  cpu_line
+  command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+  mkdir "$WORK/copies"
+  for file in "$SQUAD"/docs/*; do cp "$file" "$WORK/copies/copy-$(basename "$file")"; done
+  for model in model-int8-per-channel.onnx model.onnx; do
+    [ -f "$FOOTNOTE_MODEL_DIR/$model" ] && $FOOTNOTE --data-dir "$WORK/seeds-$model" ingest --model-file "$model" seeds >/dev/null
+  done
+  echo "| server, model file | ready | after questions | after an upload (its time) | after a second upload and questions |"
+  echo "|---|---:|---:|---:|---:|"
+  for run in 1 2; do
+    for model in model-int8-per-channel.onnx model.onnx; do
+      [ -d "$WORK/seeds-$model" ] || continue
+      [ -n "${BASELINE:-}" ] && memory_of "$BASELINE" "$WORK/seeds-$model" "$BASELINE, $model, run $run"
+      memory_of "$FOOTNOTE" "$WORK/seeds-$model" "this build, $model, run $run"
+    done
+  done
   exit 0
 fi
 if [ "$MODE" = llm ]; then

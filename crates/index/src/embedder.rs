@@ -200,7 +200,7 @@ impl Embedder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| lengths[i]);
         let model = match &self.sessions {
-            Sessions::Serving(pool) => return pool.embed_passages(&texts, &order),
+            Sessions::Serving(pool) => return pool.embed_passages(&texts, &order, &lengths),
             Sessions::Shared(model) => model,
         };
         let mut vectors = vec![Vec::new(); texts.len()];

@@ -126,10 +126,15 @@ impl Judge {
             JudgeSource::Directory(dir) => dir.display().to_string(),
             JudgeSource::Hub => DEFAULT_MODEL.to_string(),
         };
-        let mut loaded = Vec::with_capacity(sessions.count.max(1));
-        for _ in 0..sessions.count.max(1) {
-            loaded.push(Mutex::new(files.session(sessions.threads, &location)?));
+        let count = sessions.count.max(1);
+        let mut loaded = Vec::with_capacity(count);
+        for _ in 1..count {
+            loaded.push(Mutex::new(files.clone().into_session(sessions.threads, &location)?));
         }
+        // The last session takes the files themselves: holding a spare copy of
+        // the model's bytes while ONNX Runtime parses them raised the server's
+        // start-up peak by its size.
+        loaded.push(Mutex::new(files.into_session(sessions.threads, &location)?));
         let judge =
             Judge { sessions: loaded, next: AtomicUsize::new(0), scores: quick_cache::sync::Cache::new(SCORES_KEPT), name };
         // A file that loads but is no cross-encoder (an embedding model, say)
@@ -229,6 +234,7 @@ fn directory_name(dir: &Path) -> String {
 }
 
 /// The bytes of a cross-encoder: its ONNX graph and tokenizer files.
+#[derive(Clone)]
 struct ModelFiles {
     onnx: Vec<u8>,
     tokenizer: TokenizerFiles,
@@ -294,8 +300,8 @@ impl ModelFiles {
         })
     }
 
-    fn session(&self, threads: Option<usize>, location: &str) -> Result<TextRerank> {
-        let model = UserDefinedRerankingModel::new(self.onnx.clone(), self.tokenizer.clone());
+    fn into_session(self, threads: Option<usize>, location: &str) -> Result<TextRerank> {
+        let model = UserDefinedRerankingModel::new(self.onnx, self.tokenizer);
         let mut options = RerankInitOptionsUserDefined::default().with_max_length(MAX_PAIR_WORD_PIECES);
         if let Some(threads) = threads {
             options = options.with_intra_threads(threads);

@@ -32,9 +32,15 @@ use crate::{Error, Result};
 /// the questions that arrive meanwhile wait longer.
 const MAX_QUESTIONS: usize = 4;
 
-/// Passages in one run: about 0.2 s of one core at a typical passage length,
-/// the longest a question may have to wait behind them.
-const PASSAGE_BATCH: usize = 4;
+/// Word pieces in one run of passages, padding included (a run pads each
+/// passage to its longest): at most one passage of the model's full length, or
+/// several shorter ones. ONNX Runtime keeps the memory of the largest run a
+/// session has made until the server stops; runs of four full-length passages
+/// left a server 100 MiB larger after an upload than runs of one do, and were
+/// no faster (docs/benchmarks.md, "Serving memory"). It is also the longest a
+/// question waits behind passages: 48 ms of one core with the int8 file, 99 ms
+/// with f32 (the 90th percentile of an upload's runs).
+const PASSAGE_RUN_WORD_PIECES: usize = 256;
 
 /// How many steps of nice value the sessions' threads sit below the thread
 /// that starts them (nice 0 is the default, 19 the lowest). Under load, the time
@@ -96,12 +102,12 @@ impl SessionPool {
     }
 
     /// The passages' vectors, in order: texts of similar length (`order` sorts
-    /// them so) are embedded together, by every session at once.
-    pub(super) fn embed_passages(&self, texts: &[&str], order: &[usize]) -> Result<Vec<Vec<f32>>> {
+    /// them by `word_pieces`) are embedded together, by every session at once.
+    pub(super) fn embed_passages(&self, texts: &[&str], order: &[usize], word_pieces: &[usize]) -> Result<Vec<Vec<f32>>> {
         let mut pending = Vec::new();
         {
             let mut queue = self.shared.lock();
-            for chunk in order.chunks(PASSAGE_BATCH) {
+            for chunk in passage_runs(order, word_pieces) {
                 let (job, vectors) = Job::new(chunk.iter().map(|&i| texts[i].to_string()).collect());
                 queue.passages.push_back(job);
                 pending.push((chunk, vectors));
@@ -216,6 +222,25 @@ fn give_way_to_requests() {
     }
 }
 
+/// Splits passages, sorted by word pieces, into runs of at most
+/// [`PASSAGE_RUN_WORD_PIECES`] once padded to the run's longest, one passage
+/// at least.
+fn passage_runs<'a>(order: &'a [usize], word_pieces: &[usize]) -> Vec<&'a [usize]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for end in 1..=order.len() {
+        let padded = (end - start) * word_pieces[order[end - 1]];
+        if end - start > 1 && padded > PASSAGE_RUN_WORD_PIECES {
+            runs.push(&order[start..end - 1]);
+            start = end - 1;
+        }
+    }
+    if start < order.len() {
+        runs.push(&order[start..]);
+    }
+    runs
+}
+
 /// Splits questions into runs of similar length: a run pads every text to its
 /// longest, so one long question would make the short ones cost as much as it.
 fn similar_lengths(mut jobs: Vec<Job>) -> Vec<Vec<Job>> {
@@ -237,6 +262,20 @@ mod tests {
 
     fn job(text: &str) -> Job {
         Job::new(vec![text.to_string()]).0
+    }
+
+    #[test]
+    fn passages_share_a_run_up_to_its_word_piece_budget() {
+        // Sorted by word pieces: 20, 30, 60, 60, 100, 256, 256.
+        let word_pieces = [256, 60, 20, 100, 30, 256, 60];
+        let order = [2, 4, 1, 6, 3, 0, 5];
+        let runs = passage_runs(&order, &word_pieces);
+        // 4 × 60 = 240 fits, adding 100 would pad to 500; 2 × 100 would not fit
+        // with the next 256; a full-length passage runs alone.
+        assert_eq!(runs, vec![&[2, 4, 1, 6][..], &[3], &[0], &[5]]);
+        assert!(passage_runs(&[], &word_pieces).is_empty());
+        // A passage over the budget (the tokenizer counts before truncation) still runs.
+        assert_eq!(passage_runs(&[0], &[900]), vec![&[0][..]]);
     }
 
     #[test]
