@@ -69,18 +69,26 @@ if [ "$MODE" = ingest ]; then
   ingest_comparison
   exit 0
 fi
+# Starts `SERVER --data-dir DATA serve` on a free port with no stored answers,
+# with any further serve flags, and sets `pid` and `base` (its address) once
+# it serves.
+start_server() {
+  local server=$1 data=$2
+  shift 2
+  rm -f "$data"/conversations.db* "$WORK/serve.out"
+  "$server" --data-dir "$data" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed "$@" > "$WORK/serve.out" &
+  pid=$!
+  until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
+  base="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")"
+}
 # One server's memory (MiB, /proc/<pid>/status: VmRSS now, VmHWM the peak so
 # far) at ready, after 20 s of 16 clients asking the seeds' varied questions,
 # after uploading squad2-dev's 16 articles through the API, and after uploading
 # them again under other names and 10 s more of questions.
 memory_of() {
   local server=$1 data=$2 label=$3
-  rm -rf "$WORK/run" && cp -r "$data" "$WORK/run" && rm -f "$WORK/serve.out"
-  FOOTNOTE_ADMIN_TOKEN=bench "$server" --data-dir "$WORK/run" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed > "$WORK/serve.out" &
-  local pid=$!
-  until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
-  local base
-  base="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")"
+  rm -rf "$WORK/run" && cp -r "$data" "$WORK/run"
+  start_server "$server" "$WORK/run"
   mem() { awk '/VmRSS/ {r = $2} /VmHWM/ {h = $2} END {printf "%d (peak %d)", r / 1024, h / 1024}' "/proc/$pid/status"; }
   upload() { curl -sf -o /dev/null -H 'Authorization: Bearer bench' "${@/#/-Ffile=@}" "$base/api/v1/documents"; }
   sleep 1
@@ -99,6 +107,7 @@ memory_of() {
   printf '| %s | %s | %s | %s (%.1f s) | %s |\n' "$label" "$ready" "$asked" "$uploaded" "$took" "$again"
 }
 if [ "$MODE" = memory ]; then
+  export FOOTNOTE_ADMIN_TOKEN=bench  # the uploads' bearer token
   cpu_line
   command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
   mkdir "$WORK/copies"
@@ -202,12 +211,8 @@ command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 load() {
   local data=$1 label=$2
   shift 2
-  rm -f "$data"/conversations.db* "$WORK/serve.out"  # each run starts with no stored answers
-  ${SERVER:-$FOOTNOTE} --data-dir "$data" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed "$@" > "$WORK/serve.out" &
-  local pid=$!
-  until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
-  local url
-  url="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")/api/v1/ask"
+  start_server "${SERVER:-$FOOTNOTE}" "$data" "$@"
+  local url="$base/api/v1/ask"
   if [ "$MODE" != compare ]; then
     echo "### $label, 1 connection, 10 s"
     wrk -t1 -c1 -d10s -s scripts/ask.lua "$url" | grep -E "Requests/sec|latency p|errors"
@@ -220,11 +225,8 @@ load() {
 if [ "$MODE" = judge ]; then
   echo "## load: POST /api/v1/ask, a different squad2-dev question in every request, 16 connections for 30 s"
   for judge in on off; do
-    rm -f "$WORK"/squad/conversations.db* "$WORK/serve.out"
-    $FOOTNOTE --data-dir "$WORK/squad" serve --addr 127.0.0.1:0 --rate-limit 0 --no-seed --judge "$judge" > "$WORK/serve.out" &
-    pid=$!
-    until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
-    url="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")/api/v1/ask"
+    start_server "$FOOTNOTE" "$WORK/squad" --judge "$judge"
+    url="$base/api/v1/ask"
     echo "### seeds + squad2-dev (828 passages), judge $judge"
     QUESTIONS="$SQUAD/qa.jsonl" wrk -t2 -c16 -d30s --timeout 10s -s scripts/ask-varied.lua "$url" | grep -E "questions|Requests/sec|latency p|errors"
     grep VmHWM "/proc/$pid/status"
