@@ -81,28 +81,38 @@ start_server() {
   until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
   base="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")"
 }
-# One server's memory (MiB, /proc/<pid>/status: VmRSS now, VmHWM the peak so
-# far) at ready, after 20 s of 16 clients asking the seeds' varied questions,
-# after uploading squad2-dev's 16 articles through the API, and after uploading
-# them again under other names and 10 s more of questions.
+# The started server's memory in MiB (/proc/<pid>/status): VmRSS now, VmHWM
+# the peak so far.
+server_memory() {
+  awk '/VmRSS/ {r = $2} /VmHWM/ {h = $2} END {printf "%d (peak %d)", r / 1024, h / 1024}' "/proc/$pid/status"
+}
+# The seeds' varied questions from 16 clients for SECONDS.
+ask_for() {
+  QUESTIONS=eval/seeds-dev.jsonl wrk -t2 -c16 -d"$1"s --timeout 10s -s scripts/ask-varied.lua "$base/api/v1/ask" > /dev/null
+}
+# The files in one POST /api/v1/documents, each as a `file` part.
+upload() {
+  curl -sf -o /dev/null -H "Authorization: Bearer $FOOTNOTE_ADMIN_TOKEN" "${@/#/-Ffile=@}" "$base/api/v1/documents"
+}
+# One server's memory at ready, after 20 s of questions, after uploading
+# squad2-dev's 16 articles through the API, and after uploading them again
+# under other names and 10 s more of questions.
 memory_of() {
   local server=$1 data=$2 label=$3
   rm -rf "$WORK/run" && cp -r "$data" "$WORK/run"
   start_server "$server" "$WORK/run"
-  mem() { awk '/VmRSS/ {r = $2} /VmHWM/ {h = $2} END {printf "%d (peak %d)", r / 1024, h / 1024}' "/proc/$pid/status"; }
-  upload() { curl -sf -o /dev/null -H 'Authorization: Bearer bench' "${@/#/-Ffile=@}" "$base/api/v1/documents"; }
   sleep 1
   local ready asked uploaded again started took
-  ready="$(mem)"
-  QUESTIONS=eval/seeds-dev.jsonl wrk -t2 -c16 -d20s --timeout 10s -s scripts/ask-varied.lua "$base/api/v1/ask" > /dev/null
-  asked="$(mem)"
+  ready="$(server_memory)"
+  ask_for 20
+  asked="$(server_memory)"
   started=$(date +%s.%N)
   upload "$SQUAD"/docs/*
   took=$(echo "$(date +%s.%N) - $started" | bc)
-  uploaded="$(mem)"
+  uploaded="$(server_memory)"
   upload "$WORK"/copies/*
-  QUESTIONS=eval/seeds-dev.jsonl wrk -t2 -c16 -d10s --timeout 10s -s scripts/ask-varied.lua "$base/api/v1/ask" > /dev/null
-  again="$(mem)"
+  ask_for 10
+  again="$(server_memory)"
   kill -TERM "$pid" && wait "$pid"
   printf '| %s | %s | %s | %s (%.1f s) | %s |\n' "$label" "$ready" "$asked" "$uploaded" "$took" "$again"
 }
