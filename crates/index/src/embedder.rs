@@ -1,3 +1,5 @@
+mod model_session;
+mod onnx_weights;
 mod sessions;
 
 use std::path::{Path, PathBuf};
@@ -6,6 +8,7 @@ use std::sync::Mutex;
 use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
 };
+use footnote_onnx::Environment;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -117,9 +120,9 @@ impl std::fmt::Debug for Embedder {
 impl Embedder {
     /// The model with one session on all cores, for the commands.
     pub fn load(source: &ModelSource) -> Result<Self> {
-        check_onnx_runtime()?;
-        let (model, name) = load(source, None)?;
-        let counter = word_piece_counter(&model)?;
+        let environment = footnote_onnx::environment()?;
+        let (model, name) = load(source, &environment, None)?;
+        let counter = word_piece_counter(&model.tokenizer)?;
         Self::assemble(Sessions::Shared(Mutex::new(model)), counter, name)
     }
 
@@ -127,22 +130,34 @@ impl Embedder {
     /// own, that embed questions in batches and passages between them
     /// ([`sessions`]). A server answering many questions at once serves about
     /// twice as many with two of them on two cores as with one session on both
-    /// (docs/benchmarks.md, serving load). Each costs about 100 MiB. With a
-    /// `count` of 0, the one session on all cores.
+    /// (docs/benchmarks.md, serving load). From a model directory the sessions
+    /// share one copy of the weights ([`model_session`]): with the f32 file a
+    /// second session costs about 90 MiB, each further one about 50, where
+    /// each took 140 with a copy of its own. From the Hub, fastembed loads each
+    /// on its own. With a `count` of 0, the one session on all cores.
     pub fn load_serving(source: &ModelSource, count: usize) -> Result<Self> {
         if count == 0 {
             return Self::load(source);
         }
-        check_onnx_runtime()?;
-        // One after the other: loading one briefly takes twice its final memory.
-        let (first, name) = load(source, Some(1))?;
-        let mut sessions = vec![first];
-        for _ in 1..count {
-            sessions.push(load(source, Some(1))?.0);
-        }
-        let counter = word_piece_counter(&sessions[0])?;
-        let pool = sessions::SessionPool::start(sessions)
-            .map_err(|e| Error::ModelLoad(format!("cannot start an embedding thread: {e}")))?;
+        let environment = footnote_onnx::environment()?;
+        let started = |e: std::io::Error| Error::ModelLoad(format!("cannot start an embedding thread: {e}"));
+        let (pool, counter, name) = match source {
+            ModelSource::Directory { path, onnx_file } => {
+                let sessions = model_session::load(&environment, path, onnx_file, count)?;
+                let counter = word_piece_counter(sessions[0].tokenizer())?;
+                (sessions::SessionPool::start(sessions).map_err(started)?, counter, directory_model_name(path, onnx_file))
+            }
+            ModelSource::Hub { .. } => {
+                // One after the other: loading one briefly takes twice its final memory.
+                let (first, name) = load(source, &environment, Some(1))?;
+                let mut sessions = vec![first];
+                for _ in 1..count {
+                    sessions.push(load(source, &environment, Some(1))?.0);
+                }
+                let counter = word_piece_counter(&sessions[0].tokenizer)?;
+                (sessions::SessionPool::start(sessions).map_err(started)?, counter, name)
+            }
+        };
         Self::assemble(Sessions::Serving(pool), counter, name)
     }
 
@@ -219,8 +234,8 @@ fn run(model: &Mutex<TextEmbedding>, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
 }
 
 /// The model's tokenizer without truncation or padding, to count word pieces.
-fn word_piece_counter(model: &TextEmbedding) -> Result<tokenizers::Tokenizer> {
-    let mut counter = model.tokenizer.clone();
+fn word_piece_counter(tokenizer: &tokenizers::Tokenizer) -> Result<tokenizers::Tokenizer> {
+    let mut counter = tokenizer.clone();
     counter.with_truncation(None).map_err(|e| Error::ModelLoad(format!("tokenizer: {e}")))?;
     counter.with_padding(None);
     Ok(counter)
@@ -230,24 +245,26 @@ fn embed(model: &mut TextEmbedding, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
     model.embed(texts, Some(texts.len().max(1))).map_err(|e| Error::Embedding(e.to_string()))
 }
 
-/// The model and its name; `threads` limits ONNX Runtime's intra-op threads
-/// (all cores when `None`).
-fn load(source: &ModelSource, threads: Option<usize>) -> Result<(TextEmbedding, String)> {
-    match source {
-        ModelSource::Directory { path, onnx_file } => {
-            Ok((load_directory(path, onnx_file, threads)?, directory_model_name(path, onnx_file)))
-        }
-        ModelSource::Hub { name } => load_hub(name, threads),
+impl sessions::EmbedTexts for TextEmbedding {
+    fn embed_texts(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        embed(self, texts)
     }
 }
 
-/// ort loads ONNX Runtime lazily and panics when it cannot; check up front so the
-/// user gets an error that names the variable to set.
-fn check_onnx_runtime() -> Result<()> {
-    match std::env::var_os("ORT_DYLIB_PATH") {
-        Some(path) if Path::new(&path).is_file() => Ok(()),
-        Some(path) => Err(Error::OnnxRuntimeNotFound(Some(path.into()))),
-        None => Err(Error::OnnxRuntimeNotFound(None)),
+impl sessions::EmbedTexts for model_session::ModelSession {
+    fn embed_texts(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed(texts)
+    }
+}
+
+/// The model and its name; `threads` limits ONNX Runtime's intra-op threads
+/// (all cores when `None`).
+fn load(source: &ModelSource, environment: &Environment, threads: Option<usize>) -> Result<(TextEmbedding, String)> {
+    match source {
+        ModelSource::Directory { path, onnx_file } => {
+            Ok((load_directory(path, onnx_file, environment, threads)?, directory_model_name(path, onnx_file)))
+        }
+        ModelSource::Hub { name } => load_hub(name, environment, threads),
     }
 }
 
@@ -256,7 +273,7 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>> {
     std::fs::read(&path).map_err(|e| Error::ModelNotFound { path, reason: e.to_string() })
 }
 
-fn load_directory(dir: &Path, onnx_file: &str, threads: Option<usize>) -> Result<TextEmbedding> {
+fn load_directory(dir: &Path, onnx_file: &str, environment: &Environment, threads: Option<usize>) -> Result<TextEmbedding> {
     let tokenizer_files = TokenizerFiles {
         tokenizer_file: read(dir, "tokenizer.json")?,
         config_file: read(dir, "config.json")?,
@@ -265,7 +282,8 @@ fn load_directory(dir: &Path, onnx_file: &str, threads: Option<usize>) -> Result
     };
     let model = UserDefinedEmbeddingModel::new(read(dir, onnx_file)?, tokenizer_files)
         .with_pooling(Pooling::Mean);
-    let mut options = InitOptionsUserDefined::new().with_max_length(MAX_WORD_PIECES);
+    let mut options =
+        InitOptionsUserDefined::new().with_environment(environment.clone()).with_max_length(MAX_WORD_PIECES);
     if let Some(threads) = threads {
         options = options.with_intra_threads(threads);
     }
@@ -288,7 +306,7 @@ pub(crate) fn directory_model_name(dir: &Path, onnx_file: &str) -> String {
 }
 
 #[cfg(feature = "download")]
-fn load_hub(name: &str, threads: Option<usize>) -> Result<(TextEmbedding, String)> {
+fn load_hub(name: &str, environment: &Environment, threads: Option<usize>) -> Result<(TextEmbedding, String)> {
     use fastembed::{EmbeddingModel, TextInitOptions};
     let model: EmbeddingModel = name.parse().map_err(Error::ModelLoad)?;
     let info = TextEmbedding::get_model_info(&model).map_err(|e| Error::ModelLoad(e.to_string()))?;
@@ -300,7 +318,8 @@ fn load_hub(name: &str, threads: Option<usize>) -> Result<(TextEmbedding, String
         .unwrap_or(name)
         .trim_end_matches("-onnx")
         .to_string();
-    let mut options = TextInitOptions::new(model).with_show_download_progress(false);
+    let mut options =
+        TextInitOptions::new(model).with_environment(environment.clone()).with_show_download_progress(false);
     if let Some(threads) = threads {
         options = options.with_intra_threads(threads);
     }
@@ -313,7 +332,7 @@ fn load_hub(name: &str, threads: Option<usize>) -> Result<(TextEmbedding, String
 }
 
 #[cfg(not(feature = "download"))]
-fn load_hub(name: &str, _threads: Option<usize>) -> Result<(TextEmbedding, String)> {
+fn load_hub(name: &str, _environment: &Environment, _threads: Option<usize>) -> Result<(TextEmbedding, String)> {
     Err(Error::ModelLoad(format!(
         "this build cannot download {name}: set FOOTNOTE_MODEL_DIR to a model directory"
     )))

@@ -6,11 +6,8 @@ use std::path::PathBuf;
 /// is wrong and, where there is one, the setting that fixes it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "ONNX Runtime library not found{}: set ORT_DYLIB_PATH to libonnxruntime.so (scripts/setup.sh installs it under .cache/onnxruntime)",
-        .0.as_ref().map(|p| format!(" at {}", p.display())).unwrap_or_default()
-    )]
-    OnnxRuntimeNotFound(Option<PathBuf>),
+    #[error(transparent)]
+    OnnxRuntime(#[from] footnote_onnx::Error),
 
     #[error("embedding model not found at {path}: {reason} (set FOOTNOTE_MODEL_DIR to a directory like ../shared/models/all-MiniLM-L6-v2)")]
     ModelNotFound { path: PathBuf, reason: String },

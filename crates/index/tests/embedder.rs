@@ -114,3 +114,21 @@ fn serving_sessions_run_below_the_threads_that_answer() {
         assert_eq!(nice, (own + 10).min(19), "a session thread runs at nice {nice}; this thread at {own}");
     }
 }
+
+/// The int8 file's weights are of other element types (int8 and uint8
+/// matrices, f32 scales); the serving sessions share them too and give the
+/// commands' vectors. Text by text: the file quantises each run's activations
+/// by that run's range, so a text's vector moves a little with the texts it
+/// is batched with (cosine about 0.996), in the commands as in a server.
+#[test]
+fn serving_sessions_of_the_int8_file_embed_as_the_commands_do() {
+    let ModelSource::Directory { path, .. } = model() else { unreachable!() };
+    let int8 = ModelSource::Directory { path, onnx_file: footnote_index::INT8_MODEL_FILE.into() };
+    let shared = Embedder::load(&int8).expect("int8 model loads (scripts/setup.sh writes the file)");
+    let serving = Embedder::load_serving(&int8, 2).expect("int8 serving sessions load");
+    assert_eq!(serving.identity(), shared.identity());
+    for text in QUESTIONS {
+        let similarity = cosine(&serving.embed_query(text).unwrap(), &shared.embed_query(text).unwrap());
+        assert!(similarity > 0.9999, "{text:?}: cosine {similarity} against the commands' vector");
+    }
+}

@@ -58,8 +58,8 @@ pub enum Error {
     #[error("could not load the answer judge model from {location}: {reason} (set FOOTNOTE_RERANKER_DIR to a cross-encoder directory, or --judge off)")]
     ModelLoad { location: String, reason: String },
 
-    #[error("ONNX Runtime library not found: set ORT_DYLIB_PATH to libonnxruntime.so (scripts/setup.sh installs it under .cache/onnxruntime)")]
-    OnnxRuntimeNotFound,
+    #[error(transparent)]
+    OnnxRuntime(#[from] footnote_onnx::Error),
 
     #[error("the answer judge failed: {0}")]
     Run(String),
@@ -114,10 +114,7 @@ impl std::fmt::Debug for Judge {
 
 impl Judge {
     pub fn load(source: &JudgeSource, sessions: Sessions) -> Result<Judge> {
-        match std::env::var_os("ORT_DYLIB_PATH") {
-            Some(path) if Path::new(&path).is_file() => {}
-            _ => return Err(Error::OnnxRuntimeNotFound),
-        }
+        let environment = footnote_onnx::environment()?;
         let (files, name) = match source {
             JudgeSource::Directory(dir) => (ModelFiles::read(dir)?, directory_name(dir)),
             JudgeSource::Hub => (ModelFiles::download()?, DEFAULT_MODEL.to_string()),
@@ -129,12 +126,12 @@ impl Judge {
         let count = sessions.count.max(1);
         let mut loaded = Vec::with_capacity(count);
         for _ in 1..count {
-            loaded.push(Mutex::new(files.clone().into_session(sessions.threads, &location)?));
+            loaded.push(Mutex::new(files.clone().into_session(&environment, sessions.threads, &location)?));
         }
         // The last session takes the files themselves: holding a spare copy of
         // the model's bytes while ONNX Runtime parses them raised the server's
         // start-up peak by its size.
-        loaded.push(Mutex::new(files.into_session(sessions.threads, &location)?));
+        loaded.push(Mutex::new(files.into_session(&environment, sessions.threads, &location)?));
         let judge =
             Judge { sessions: loaded, next: AtomicUsize::new(0), scores: quick_cache::sync::Cache::new(SCORES_KEPT), name };
         // A file that loads but is no cross-encoder (an embedding model, say)
@@ -300,9 +297,11 @@ impl ModelFiles {
         })
     }
 
-    fn into_session(self, threads: Option<usize>, location: &str) -> Result<TextRerank> {
+    fn into_session(self, environment: &footnote_onnx::Environment, threads: Option<usize>, location: &str) -> Result<TextRerank> {
         let model = UserDefinedRerankingModel::new(self.onnx, self.tokenizer);
-        let mut options = RerankInitOptionsUserDefined::default().with_max_length(MAX_PAIR_WORD_PIECES);
+        let mut options = RerankInitOptionsUserDefined::default()
+            .with_environment(environment.clone())
+            .with_max_length(MAX_PAIR_WORD_PIECES);
         if let Some(threads) = threads {
             options = options.with_intra_threads(threads);
         }

@@ -16,6 +16,7 @@ mod commands;
 mod config;
 mod conversations;
 mod eval;
+mod heap;
 mod http;
 mod problem;
 mod progress;

@@ -43,6 +43,7 @@ pub fn run(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     let index = Arc::new(commands::open_serving_index(settings, args.embedding_sessions)?);
     let (asker, llm) = args.asker(index)?;
+    crate::heap::return_freed_memory();
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(asker, llm, options))
 }
 

@@ -24,8 +24,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 
-use fastembed::TextEmbedding;
-
 use crate::{Error, Result};
 
 /// Most questions in one run. Larger batches gain little per question and make
@@ -50,6 +48,11 @@ const PASSAGE_RUN_WORD_PIECES: usize = 256;
 /// question is not slower.
 #[cfg(target_os = "linux")]
 const SESSION_NICE: libc::c_int = 10;
+
+/// What a session of the pool runs: texts in, their vectors out, in order.
+pub(super) trait EmbedTexts: Send + 'static {
+    fn embed_texts(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+}
 
 /// Sessions that embed what is queued for them, questions first.
 pub(super) struct SessionPool {
@@ -77,7 +80,7 @@ struct Job {
 
 impl SessionPool {
     /// Starts a thread for each session.
-    pub(super) fn start(sessions: Vec<TextEmbedding>) -> std::io::Result<Self> {
+    pub(super) fn start<S: EmbedTexts>(sessions: Vec<S>) -> std::io::Result<Self> {
         let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), arrived: Condvar::new() });
         let workers = sessions
             .into_iter()
@@ -151,14 +154,14 @@ impl Shared {
         self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn embed_until_closed(&self, mut session: TextEmbedding) {
+    fn embed_until_closed<S: EmbedTexts>(&self, mut session: S) {
         give_way_to_requests();
         while let Some(jobs) = self.next_jobs() {
             for run in similar_lengths(jobs) {
                 let texts: Vec<&str> = run.iter().flat_map(|job| job.texts.iter().map(String::as_str)).collect();
                 let started = std::time::Instant::now();
                 // A panic inside ONNX Runtime fails these texts, not the session's thread.
-                let embedded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::embed(&mut session, &texts)));
+                let embedded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| session.embed_texts(&texts)));
                 tracing::trace!(texts = texts.len(), ms = started.elapsed().as_secs_f64() * 1e3, "embedded");
                 let embedded = match embedded {
                     Ok(Ok(vectors)) if vectors.len() == texts.len() => Ok(vectors),

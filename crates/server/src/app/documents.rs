@@ -118,7 +118,7 @@ impl App {
         let report = self
             .with_index(move |index| {
                 let report = Ingestor::new(index).ingest_documents(&uploads, &progress);
-                return_freed_memory();
+                crate::heap::return_freed_memory();
                 report
             })
             .await?
@@ -141,20 +141,6 @@ impl App {
             Ok(_) => Ok(()),
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-/// Hands the memory an ingest freed back to the system. glibc keeps freed
-/// heap memory for its next allocations; after an upload that is the
-/// documents' bytes, their passages and vectors: 25 MiB after squad2-dev's 16
-/// articles, which a server would otherwise hold until it stops, for 4-6 ms
-/// (docs/benchmarks.md, "Serving memory").
-fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the system; it takes no
-    // pointer and leaves every live allocation where it is.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
