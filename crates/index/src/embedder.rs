@@ -1,5 +1,4 @@
 mod model_session;
-mod onnx_weights;
 mod sessions;
 
 use std::path::{Path, PathBuf};
@@ -273,14 +272,18 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>> {
     std::fs::read(&path).map_err(|e| Error::ModelNotFound { path, reason: e.to_string() })
 }
 
-fn load_directory(dir: &Path, onnx_file: &str, environment: &Environment, threads: Option<usize>) -> Result<TextEmbedding> {
-    let tokenizer_files = TokenizerFiles {
+/// The tokenizer files of a model directory.
+fn tokenizer_files(dir: &Path) -> Result<TokenizerFiles> {
+    Ok(TokenizerFiles {
         tokenizer_file: read(dir, "tokenizer.json")?,
         config_file: read(dir, "config.json")?,
         special_tokens_map_file: read(dir, "special_tokens_map.json")?,
         tokenizer_config_file: read(dir, "tokenizer_config.json")?,
-    };
-    let model = UserDefinedEmbeddingModel::new(read(dir, onnx_file)?, tokenizer_files)
+    })
+}
+
+fn load_directory(dir: &Path, onnx_file: &str, environment: &Environment, threads: Option<usize>) -> Result<TextEmbedding> {
+    let model = UserDefinedEmbeddingModel::new(read(dir, onnx_file)?, tokenizer_files(dir)?)
         .with_pooling(Pooling::Mean);
     let mut options =
         InitOptionsUserDefined::new().with_environment(environment.clone()).with_max_length(MAX_WORD_PIECES);

@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fastembed::{RerankInitOptionsUserDefined, TextRerank, TokenizerFiles, UserDefinedRerankingModel};
+use fastembed::TokenizerFiles;
+use footnote_onnx::SharedWeights;
+use ort::session::Session;
+use tokenizers::Tokenizer;
 
 /// The model's name on the Hugging Face Hub, and what `footnote` calls it.
 pub const DEFAULT_MODEL: &str = "cross-encoder/ms-marco-MiniLM-L-12-v2";
@@ -100,7 +103,7 @@ impl Sessions {
 
 /// A loaded judge. Shared by every request; each run takes a free session.
 pub struct Judge {
-    sessions: Vec<Mutex<TextRerank>>,
+    sessions: Vec<Mutex<PairSession>>,
     next: AtomicUsize,
     scores: quick_cache::sync::Cache<u64, f32>,
     name: String,
@@ -123,15 +126,21 @@ impl Judge {
             JudgeSource::Directory(dir) => dir.display().to_string(),
             JudgeSource::Hub => DEFAULT_MODEL.to_string(),
         };
+        let failed = |e: footnote_onnx::Error| match e {
+            footnote_onnx::Error::ModelFile { reason, .. } => Error::ModelLoad { location: location.clone(), reason },
+            other => Error::OnnxRuntime(other),
+        };
+        let tokenizer = footnote_onnx::tokenizer(&files.tokenizer, MAX_PAIR_WORD_PIECES)
+            .map_err(|reason| Error::ModelLoad { location: location.clone(), reason })?;
+        // The sessions share one copy of the weights (`footnote_onnx::SharedWeights`).
         let count = sessions.count.max(1);
-        let mut loaded = Vec::with_capacity(count);
-        for _ in 1..count {
-            loaded.push(Mutex::new(files.clone().into_session(&environment, sessions.threads, &location)?));
-        }
-        // The last session takes the files themselves: holding a spare copy of
-        // the model's bytes while ONNX Runtime parses them raised the server's
-        // start-up peak by its size.
-        loaded.push(Mutex::new(files.into_session(&environment, sessions.threads, &location)?));
+        let weights = SharedWeights::read(&files.onnx, count).map_err(failed)?;
+        let loaded = (0..count)
+            .map(|_| {
+                let session = weights.session(&environment, sessions.threads).map_err(failed)?;
+                Ok(Mutex::new(PairSession { session, tokenizer: tokenizer.clone() }))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let judge =
             Judge { sessions: loaded, next: AtomicUsize::new(0), scores: quick_cache::sync::Cache::new(SCORES_KEPT), name };
         // A file that loads but is no cross-encoder (an embedding model, say)
@@ -189,7 +198,7 @@ impl Judge {
 
     /// Every free session, up to `wanted`; when none is free, the next in
     /// turn, once it is.
-    fn free_sessions(&self, wanted: usize) -> Vec<std::sync::MutexGuard<'_, TextRerank>> {
+    fn free_sessions(&self, wanted: usize) -> Vec<std::sync::MutexGuard<'_, PairSession>> {
         let free: Vec<_> = self.sessions.iter().filter_map(|s| s.try_lock().ok()).take(wanted.max(1)).collect();
         if !free.is_empty() {
             return free;
@@ -201,14 +210,39 @@ impl Judge {
 
 /// Judges `texts[i]` for each `i` of `share` on one session, [`BATCH_SIZE`]
 /// pairs per run.
-fn run<S: AsRef<str>>(session: &mut TextRerank, question: &str, texts: &[S], share: &[usize]) -> Result<Vec<(usize, f32)>> {
+fn run<S: AsRef<str>>(session: &mut PairSession, question: &str, texts: &[S], share: &[usize]) -> Result<Vec<(usize, f32)>> {
     let mut judged = Vec::with_capacity(share.len());
     for chunk in share.chunks(BATCH_SIZE) {
         let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_ref()).collect();
-        let results = session.rerank(question, batch, false, Some(BATCH_SIZE)).map_err(|e| Error::Run(e.to_string()))?;
-        judged.extend(results.into_iter().map(|r| (chunk[r.index], sigmoid(r.score))));
+        let logits = session.logits(question, &batch)?;
+        judged.extend(chunk.iter().zip(logits).map(|(&i, logit)| (i, sigmoid(logit))));
     }
     Ok(judged)
+}
+
+/// A session of the cross-encoder with its tokenizer.
+struct PairSession {
+    session: Session,
+    tokenizer: Tokenizer,
+}
+
+impl PairSession {
+    /// The model's logit for each pair of the question and a text, in one run.
+    fn logits(&mut self, question: &str, texts: &[&str]) -> Result<Vec<f32>> {
+        let failed = |e: String| Error::Run(e);
+        let pairs: Vec<(&str, &str)> = texts.iter().map(|&text| (question, text)).collect();
+        let encodings = self.tokenizer.encode_batch(pairs, true).map_err(|e| failed(e.to_string()))?;
+        if encodings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inputs = footnote_onnx::bert_inputs(&self.session, &encodings).map_err(|e| failed(e.to_string()))?;
+        let outputs = self.session.run(inputs).map_err(|e| failed(e.to_string()))?;
+        let logits = outputs.get("logits").ok_or_else(|| failed("the model has no `logits` output".into()))?;
+        let (_, logits) = logits.try_extract_tensor::<f32>().map_err(|e| failed(e.to_string()))?;
+        // One row a pair; the first column is the answer's logit.
+        let width = logits.len() / encodings.len();
+        Ok(logits.iter().step_by(width.max(1)).copied().collect())
+    }
 }
 
 fn sigmoid(logit: f32) -> f32 {
@@ -230,10 +264,9 @@ fn directory_name(dir: &Path) -> String {
         .unwrap_or_else(|| "reranker".into())
 }
 
-/// The bytes of a cross-encoder: its ONNX graph and tokenizer files.
-#[derive(Clone)]
+/// A cross-encoder: where its ONNX graph is, and its tokenizer files.
 struct ModelFiles {
-    onnx: Vec<u8>,
+    onnx: PathBuf,
     tokenizer: TokenizerFiles,
 }
 
@@ -250,8 +283,12 @@ impl ModelFiles {
             std::fs::read(&path).map_err(|e| Error::ModelNotFound { path, reason: e.to_string() })
         };
         let optional = |file: &str, default: &str| std::fs::read(dir.join(file)).unwrap_or_else(|_| default.as_bytes().to_vec());
+        let onnx = dir.join(ONNX_FILE);
+        if let Err(e) = std::fs::metadata(&onnx) {
+            return Err(Error::ModelNotFound { path: onnx, reason: e.to_string() });
+        }
         Ok(ModelFiles {
-            onnx: required(ONNX_FILE)?,
+            onnx,
             tokenizer: TokenizerFiles {
                 tokenizer_file: required("tokenizer.json")?,
                 config_file: optional("config.json", OPTIONAL_CONFIG),
@@ -274,12 +311,13 @@ impl ModelFiles {
             .build()
             .map_err(|e| failed(e.to_string()))?;
         let repo = api.model(DEFAULT_MODEL.to_string());
+        let path = |file: &str| repo.get(file).map_err(|e| failed(format!("{file}: {e}")));
         let fetch = |file: &str| -> Result<Vec<u8>> {
-            let path = repo.get(file).map_err(|e| failed(format!("{file}: {e}")))?;
+            let path = path(file)?;
             std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", path.display())))
         };
         Ok(ModelFiles {
-            onnx: fetch("onnx/model_quint8_avx2.onnx")?,
+            onnx: path("onnx/model_quint8_avx2.onnx")?,
             tokenizer: TokenizerFiles {
                 tokenizer_file: fetch("tokenizer.json")?,
                 config_file: fetch("config.json")?,
@@ -296,21 +334,40 @@ impl ModelFiles {
             reason: "this build cannot download models".into(),
         })
     }
+}
 
-    fn into_session(self, environment: &footnote_onnx::Environment, threads: Option<usize>, location: &str) -> Result<TextRerank> {
-        let model = UserDefinedRerankingModel::new(self.onnx, self.tokenizer);
-        let mut options = RerankInitOptionsUserDefined::default()
-            .with_environment(environment.clone())
-            .with_max_length(MAX_PAIR_WORD_PIECES);
-        if let Some(threads) = threads {
-            options = options.with_intra_threads(threads);
-        }
-        // ort panics when ONNX Runtime cannot start; report it as an error.
-        let load = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| TextRerank::try_new_from_user_defined(model, options)));
-        match load {
-            Ok(Ok(session)) => Ok(session),
-            Ok(Err(e)) => Err(Error::ModelLoad { location: location.to_string(), reason: e.to_string() }),
-            Err(_) => Err(Error::ModelLoad { location: location.to_string(), reason: "ONNX Runtime failed to start".into() }),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fastembed::{RerankInitOptionsUserDefined, TextRerank, UserDefinedRerankingModel};
+
+    /// The judge's own sessions score as fastembed's reranker, which it used
+    /// before, does with the same files: the thresholds tuned on its scores
+    /// and the figures of docs/benchmarks.md still hold. The texts include one
+    /// the pair's word-piece limit cuts.
+    #[test]
+    fn scores_as_fastembeds_reranker_does() {
+        let dir = PathBuf::from(std::env::var_os("FOOTNOTE_RERANKER_DIR").expect("FOOTNOTE_RERANKER_DIR (scripts/test.sh sets it)"));
+        let files = ModelFiles::read(&dir).unwrap();
+        let model = UserDefinedRerankingModel::new(std::fs::read(&files.onnx).unwrap(), files.tokenizer.clone());
+        let options = RerankInitOptionsUserDefined::default()
+            .with_environment(footnote_onnx::environment().unwrap())
+            .with_max_length(MAX_PAIR_WORD_PIECES)
+            .with_intra_threads(1);
+        let mut reference = TextRerank::try_new_from_user_defined(model, options).unwrap();
+        let judge = Judge::load(&JudgeSource::Directory(dir), Sessions { count: 2, threads: Some(1) }).unwrap();
+        let question = "When did Tokayev become president?";
+        let long = format!("Kassym-Jomart Tokayev became president in March 2019. {}", "The parliament met again. ".repeat(40));
+        let texts = [
+            "Kassym-Jomart Tokayev became president of Kazakhstan in March 2019.",
+            "Tokayev spoke at the opening of the new session of parliament.",
+            "The Aral Sea has shrunk to a tenth of its size.",
+            long.as_str(),
+        ];
+        let scores = judge.score(question, &texts).unwrap();
+        for (text, score) in texts.iter().zip(scores) {
+            let logit = reference.rerank(question, vec![*text], false, Some(1)).unwrap()[0].score;
+            assert!((score - sigmoid(logit)).abs() < 1e-5, "{text:?}: {score} against fastembed's {}", sigmoid(logit));
         }
     }
 }

@@ -1,16 +1,23 @@
-//! The process's ONNX Runtime: the one environment every model session is
-//! built in.
+//! The ONNX Runtime footnote's models run on: the process's one environment,
+//! and sessions footnote builds itself that share one copy of a model's
+//! weights ([`SharedWeights`]), with the tokenizer fastembed would give them.
 //!
 //! ONNX Runtime allows one environment per process, for the life of the
 //! process. fastembed makes its own when given none, and then a session footnote
-//! builds itself (the embedder's serving sessions, which share one copy of the
-//! weights) could not have one. So both the embedder and the judge take theirs
-//! from [`environment`].
+//! builds itself could not have one. So the embedder, the judge and fastembed's
+//! sessions all take theirs from [`environment`].
+
+mod inputs;
+mod tokenizer;
+mod weights;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+pub use inputs::{Inputs, bert_inputs};
 pub use ort::environment::Environment;
+pub use tokenizer::tokenizer;
+pub use weights::SharedWeights;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,6 +29,9 @@ pub enum Error {
 
     #[error("ONNX Runtime failed to start: {0}")]
     Start(String),
+
+    #[error("could not load the model {path}: {reason}")]
+    ModelFile { path: PathBuf, reason: String },
 }
 
 /// The process's ONNX Runtime environment, started on first use from the

@@ -1,15 +1,73 @@
-//! The weights (initializers) of an ONNX file, read once so that several
-//! sessions can share one copy of them.
+//! A model file's weights read once, for several sessions to share.
+//!
+//! ONNX Runtime gives every session its own copy of the weights it loads
+//! from a file: about 90 MiB for all-MiniLM-L6-v2 in f32, held once per
+//! session. Read here once and handed to each session through `AddInitializer`,
+//! with one container for the copies ONNX Runtime repacks for its matrix
+//! multiplications, they are held once (docs/benchmarks.md, "Serving memory").
 //!
 //! Only the fields needed to find and read the weights are described here;
 //! everything else in the file (the graph's nodes, its metadata) is left to
-//! ONNX Runtime, which parses the whole file itself.
+//! ONNX Runtime, which reads the whole file itself.
 
-use bytes::{Buf, Bytes};
-use ort::value::{DynValue, Tensor};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::{Error, Result};
+use bytes::{Buf, Bytes};
+use ort::session::Session;
+use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
+use ort::value::{DynValue, Tensor};
+
+use crate::{Environment, Error};
+
+/// One model file's weights, for sessions that share them.
+pub struct SharedWeights {
+    model: PathBuf,
+    weights: Vec<(String, Arc<DynValue>)>,
+    prepacked: PrepackedWeights,
+}
+
+impl SharedWeights {
+    /// The weights of the ONNX file `model`, for `sessions` sessions. For one,
+    /// none are read: a session that shares with nobody is smaller owning its
+    /// weights, since ONNX Runtime frees its own copy of a matrix once it has
+    /// repacked it, which it cannot do with a shared one (25 MiB for the f32
+    /// embedding model).
+    pub fn read(model: &Path, sessions: usize) -> Result<SharedWeights, Error> {
+        let weights = if sessions > 1 {
+            let bytes = std::fs::read(model).map_err(|e| Error::ModelFile { path: model.to_path_buf(), reason: e.to_string() })?;
+            // The file's bytes are let go once the weights are read from them.
+            initializers(&Bytes::from(bytes))
+                .map_err(|reason| Error::ModelFile { path: model.to_path_buf(), reason })?
+        } else {
+            Vec::new()
+        };
+        Ok(SharedWeights { model: model.to_path_buf(), weights, prepacked: PrepackedWeights::new() })
+    }
+
+    /// A session of the model with the shared weights, on `threads` of ONNX
+    /// Runtime's threads (all cores when `None`). ONNX Runtime reads the file
+    /// itself, from disk: no copy of the whole file sits in memory while it
+    /// loads.
+    pub fn session(&self, environment: &Environment, threads: Option<usize>) -> Result<Session, Error> {
+        let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let build = || -> ort::Result<Session> {
+            let mut builder = Session::builder(environment)?
+                .with_optimization_level(GraphOptimizationLevel::Level3)?
+                .with_intra_threads(threads)?
+                .with_prepacked_weights(&self.prepacked)?;
+            for (name, value) in &self.weights {
+                builder = builder.with_initializer(name, value.clone())?;
+            }
+            builder.commit_from_file(&self.model)
+        };
+        let failed = |reason: String| Error::ModelFile { path: self.model.clone(), reason };
+        // ort panics when ONNX Runtime cannot start; report it as an error.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(build))
+            .map_err(|_| Error::Start("ONNX Runtime panicked while loading a model".into()))?
+            .map_err(|e| failed(e.to_string()))
+    }
+}
 
 /// `onnx.ModelProto`, its graph only.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -58,10 +116,9 @@ const INT64: i32 = 7;
 /// The model's initializers as ONNX Runtime values, by name. Tensors of
 /// other element types, or stored outside the file, are left out: ONNX
 /// Runtime reads those from the model as usual, one copy per session.
-pub(super) fn initializers(model: &Bytes) -> Result<Vec<(String, Arc<DynValue>)>> {
+fn initializers(model: &Bytes) -> Result<Vec<(String, Arc<DynValue>)>, String> {
     // Decoding from `Bytes` keeps each `raw_data` a view of the file's buffer.
-    let model = <ModelProto as prost::Message>::decode(model.clone())
-        .map_err(|e| Error::ModelLoad(format!("not an ONNX model: {e}")))?;
+    let model = <ModelProto as prost::Message>::decode(model.clone()).map_err(|e| format!("not an ONNX model: {e}"))?;
     let tensors = model.graph.map(|graph| graph.initializer).unwrap_or_default();
     let mut values = Vec::with_capacity(tensors.len());
     for tensor in tensors {
@@ -84,7 +141,7 @@ pub(super) fn initializers(model: &Bytes) -> Result<Vec<(String, Arc<DynValue>)>
 
 /// One tensor as an ONNX Runtime value of element type `T`, from `raw_data`
 /// when it has any, else from its typed field.
-fn value<T>(tensor: &TensorProto, read: impl Fn(&mut Bytes) -> T, typed: impl FnOnce() -> Vec<T>) -> Result<DynValue>
+fn value<T>(tensor: &TensorProto, read: impl Fn(&mut Bytes) -> T, typed: impl FnOnce() -> Vec<T>) -> Result<DynValue, String>
 where
     T: ort::value::PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static,
 {
@@ -100,7 +157,7 @@ where
     };
     Tensor::from_array((tensor.dims.clone(), data))
         .map(Tensor::into_dyn)
-        .map_err(|e| Error::ModelLoad(format!("weight {} of the ONNX file: {e}", tensor.name)))
+        .map_err(|e| format!("weight {}: {e}", tensor.name))
 }
 
 #[cfg(test)]
@@ -133,6 +190,6 @@ mod tests {
     #[test]
     fn a_file_that_is_no_model_is_an_error_that_says_so() {
         let error = initializers(&Bytes::from_static(b"\xff\xff\xff not protobuf")).unwrap_err();
-        assert!(error.to_string().contains("not an ONNX model"), "{error}");
+        assert!(error.contains("not an ONNX model"), "{error}");
     }
 }
