@@ -26,7 +26,9 @@ source scripts/env.sh
 FOOTNOTE=./target/release/footnote
 SQUAD="${SQUAD:-../shared/benchmarks/squad2-dev}"
 WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+# A server still running (the run was interrupted) stops before its data goes:
+# deleted under it, Qdrant Edge panics on its next flush.
+trap '[ -n "${pid:-}" ] && stop_server 2>/dev/null; rm -rf "$WORK"' EXIT
 
 MODE="${1:-all}"
 if [ "$MODE" = compare ]; then
@@ -81,6 +83,10 @@ start_server() {
   until grep -q "serving on" "$WORK/serve.out" 2>/dev/null; do sleep 0.2; done
   base="$(sed -n 's/^footnote is serving on \(.*\)\/$/\1/p' "$WORK/serve.out")"
 }
+stop_server() {
+  kill -TERM "$pid" && wait "$pid"
+  pid=
+}
 # The started server's memory in MiB (/proc/<pid>/status): VmRSS now, VmHWM
 # the peak so far.
 server_memory() {
@@ -113,7 +119,7 @@ memory_of() {
   upload "$WORK"/copies/*
   ask_for 10
   again="$(server_memory)"
-  kill -TERM "$pid" && wait "$pid"
+  stop_server
   printf '| %s | %s | %s | %s (%.1f s) | %s |\n' "$label" "$ready" "$asked" "$uploaded" "$took" "$again"
 }
 if [ "$MODE" = memory ]; then
@@ -230,7 +236,7 @@ load() {
   echo "### $label, 16 connections, 30 s"
   wrk -t2 -c16 -d30s -s scripts/ask.lua "$url" | grep -E "Requests/sec|latency p|errors"
   grep VmHWM "/proc/$pid/status"
-  kill -TERM "$pid" && wait "$pid"
+  stop_server
 }
 if [ "$MODE" = judge ]; then
   echo "## load: POST /api/v1/ask, a different squad2-dev question in every request, 16 connections for 30 s"
@@ -240,7 +246,7 @@ if [ "$MODE" = judge ]; then
     echo "### seeds + squad2-dev (828 passages), judge $judge"
     QUESTIONS="$SQUAD/qa.jsonl" wrk -t2 -c16 -d30s --timeout 10s -s scripts/ask-varied.lua "$url" | grep -E "questions|Requests/sec|latency p|errors"
     grep VmHWM "/proc/$pid/status"
-    kill -TERM "$pid" && wait "$pid"
+    stop_server
   done
   exit 0
 fi
