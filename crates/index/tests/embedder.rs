@@ -1,6 +1,7 @@
 //! A server's embedding sessions give the vectors the commands' session gives,
 //! to each caller its own, whether questions arrive alone or many at once, and
-//! run below the threads that do the rest of each request.
+//! run below the threads that do the rest of each request, and still do once
+//! the pages of their weights are handed back.
 //!
 //! Uses the real model (`FOOTNOTE_MODEL_DIR`).
 
@@ -131,4 +132,15 @@ fn serving_sessions_of_the_int8_file_embed_as_the_commands_do() {
         let similarity = cosine(&serving.embed_query(text).unwrap(), &shared.embed_query(text).unwrap());
         assert!(similarity > 0.9999, "{text:?}: cosine {similarity} against the commands' vector");
     }
+}
+
+#[test]
+fn serving_sessions_embed_alike_after_their_weights_pages_are_handed_back() {
+    // A server's sessions read the weights from a scratch file whose pages it
+    // hands back to the kernel after an ingest: they must come back as they were.
+    let serving = Embedder::load_serving(&model(), 1).expect("serving session loads");
+    let before: Vec<Vec<f32>> = QUESTIONS.iter().map(|text| serving.embed_query(text).unwrap()).collect();
+    footnote_onnx::return_weight_pages();
+    let after: Vec<Vec<f32>> = QUESTIONS.iter().map(|text| serving.embed_query(text).unwrap()).collect();
+    assert_eq!(before, after);
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fastembed::TokenizerFiles;
 use footnote_onnx::SharedWeights;
-use ort::session::Session;
+use footnote_onnx::Session;
 use tokenizers::Tokenizer;
 
 /// The model's name on the Hugging Face Hub, and what `footnote` calls it.

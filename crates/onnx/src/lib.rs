@@ -1,6 +1,8 @@
 //! The ONNX Runtime footnote's models run on: the process's one environment,
 //! and sessions footnote builds itself that share one copy of a model's
-//! weights ([`SharedWeights`]), with the tokenizer fastembed would give them.
+//! weights ([`SharedWeights`], read from a scratch file on disk whose pages
+//! go back to the kernel once read: [`return_weight_pages`]), with the
+//! tokenizer fastembed would give them.
 //!
 //! ONNX Runtime allows one environment per process, for the life of the
 //! process. fastembed makes its own when given none, and then a session footnote
@@ -17,7 +19,7 @@ use std::sync::Mutex;
 pub use inputs::{Inputs, bert_inputs};
 pub use ort::environment::Environment;
 pub use tokenizer::tokenizer;
-pub use weights::SharedWeights;
+pub use weights::{Session, SharedWeights, return_weight_pages};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -6,43 +6,100 @@
 //! with one container for the copies ONNX Runtime repacks for its matrix
 //! multiplications, they are held once (docs/benchmarks.md, "Serving memory").
 //!
+//! Shared weights are not ONNX Runtime's to free, so a matrix it has repacked
+//! would be held twice: once as given, once repacked. They are therefore given
+//! from a file: copied, aligned, into an unlinked scratch file on disk and
+//! mapped from it. Once a session is built, the mapping's pages are handed
+//! back to the kernel; the few still read (biases, the rows of the word-piece
+//! table that texts use) come back from the file as they are touched, and the
+//! rest stay on disk. Where no disk-backed scratch file can be had (a temporary
+//! directory on tmpfs is memory too), they are kept on the heap.
+//!
 //! Only the fields needed to find and read the weights are described here;
 //! everything else in the file (the graph's nodes, its metadata) is left to
 //! ONNX Runtime, which reads the whole file itself.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::{Buf, Bytes};
-use ort::session::Session;
+use memmap2::{Mmap, UncheckedAdvice};
+use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
-use ort::value::{DynValue, Tensor};
+use ort::value::{DynValue, Tensor, TensorElementType};
 
 use crate::{Environment, Error};
+
+/// Weights by name, as ONNX Runtime values.
+type Weights = Vec<(String, Arc<DynValue>)>;
 
 /// One model file's weights, for sessions that share them.
 pub struct SharedWeights {
     model: PathBuf,
-    weights: Vec<(String, Arc<DynValue>)>,
+    /// Declared before `mapping`: values that point into it go first.
+    weights: Weights,
     prepacked: PrepackedWeights,
+    /// The scratch file the weights live in, when they live in one.
+    mapping: Option<Arc<WeightFile>>,
+}
+
+/// A session built on shared weights. It keeps the file they are mapped from
+/// mapped for as long as it lives; otherwise it is ONNX Runtime's session.
+pub struct Session {
+    session: ort::session::Session,
+    _mapping: Option<Arc<WeightFile>>,
+}
+
+impl std::ops::Deref for Session {
+    type Target = ort::session::Session;
+    fn deref(&self) -> &Self::Target {
+        &self.session
+    }
+}
+
+impl std::ops::DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.session
+    }
 }
 
 impl SharedWeights {
-    /// The weights of the ONNX file `model`, for `sessions` sessions. For one,
-    /// none are read: a session that shares with nobody is smaller owning its
-    /// weights, since ONNX Runtime frees its own copy of a matrix once it has
-    /// repacked it, which it cannot do with a shared one (25 MiB for the f32
-    /// embedding model).
+    /// The weights of the ONNX file `model`, for `sessions` sessions. When
+    /// they cannot be given from a scratch file and only one session is to
+    /// use them, none are read: a session that shares with nobody is smaller
+    /// owning its weights, since ONNX Runtime frees its own copy of a matrix
+    /// once it has repacked it.
     pub fn read(model: &Path, sessions: usize) -> Result<SharedWeights, Error> {
-        let weights = if sessions > 1 {
-            let bytes = std::fs::read(model).map_err(|e| Error::ModelFile { path: model.to_path_buf(), reason: e.to_string() })?;
-            // The file's bytes are let go once the weights are read from them.
-            initializers(&Bytes::from(bytes))
-                .map_err(|reason| Error::ModelFile { path: model.to_path_buf(), reason })?
-        } else {
-            Vec::new()
-        };
-        Ok(SharedWeights { model: model.to_path_buf(), weights, prepacked: PrepackedWeights::new() })
+        let failed = |reason: String| Error::ModelFile { path: model.to_path_buf(), reason };
+        let scratch = scratch_file();
+        let mut shared =
+            SharedWeights { model: model.to_path_buf(), weights: Vec::new(), prepacked: PrepackedWeights::new(), mapping: None };
+        if sessions <= 1 && scratch.is_none() {
+            return Ok(shared);
+        }
+        let bytes = std::fs::read(model).map_err(|e| failed(e.to_string()))?;
+        // The file's bytes are let go once the weights are copied out of them.
+        let tensors = tensors(Bytes::from(bytes)).map_err(failed)?;
+        match scratch.map(|file| mapped(file, &tensors)) {
+            Some(Ok((weights, mapping))) => {
+                shared.weights = weights;
+                let mapping = Arc::new(mapping);
+                live_mappings().push(Arc::downgrade(&mapping));
+                shared.mapping = Some(mapping);
+            }
+            // A scratch file that could not be written: the heap will do.
+            Some(Err(_)) | None => {
+                shared.weights = tensors
+                    .iter()
+                    .map(|tensor| Ok((tensor.name.clone(), Arc::new(value(tensor)?))))
+                    .collect::<Result<_, String>>()
+                    .map_err(failed)?;
+            }
+        }
+        Ok(shared)
     }
 
     /// A session of the model with the shared weights, on `threads` of ONNX
@@ -51,8 +108,8 @@ impl SharedWeights {
     /// loads.
     pub fn session(&self, environment: &Environment, threads: Option<usize>) -> Result<Session, Error> {
         let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let build = || -> ort::Result<Session> {
-            let mut builder = Session::builder(environment)?
+        let build = || -> ort::Result<ort::session::Session> {
+            let mut builder = ort::session::Session::builder(environment)?
                 .with_optimization_level(GraphOptimizationLevel::Level3)?
                 .with_intra_threads(threads)?
                 .with_prepacked_weights(&self.prepacked)?;
@@ -63,10 +120,178 @@ impl SharedWeights {
         };
         let failed = |reason: String| Error::ModelFile { path: self.model.clone(), reason };
         // ort panics when ONNX Runtime cannot start; report it as an error.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(build))
+        let session = std::panic::catch_unwind(std::panic::AssertUnwindSafe(build))
             .map_err(|_| Error::Start("ONNX Runtime panicked while loading a model".into()))?
-            .map_err(|e| failed(e.to_string()))
+            .map_err(|e| failed(e.to_string()))?;
+        // Repacking read every matrix; the session will not read those again.
+        if let Some(mapping) = &self.mapping {
+            return_pages(mapping, false);
+        }
+        Ok(Session { session, _mapping: self.mapping.clone() })
     }
+}
+
+/// Hands the pages of shared weights read since back to the kernel: after an
+/// ingest, mostly the rows of the word-piece table its texts used (44 MiB of
+/// the f32 embedding model's after squad2-dev's articles). What is read again
+/// is read from the file again.
+pub fn return_weight_pages() {
+    let mut mappings = live_mappings();
+    mappings.retain(|mapping| mapping.strong_count() > 0);
+    mappings.iter().filter_map(Weak::upgrade).for_each(|mapping| return_pages(&mapping, true));
+}
+
+/// The scratch files' mappings that sessions may still use.
+fn live_mappings() -> std::sync::MutexGuard<'static, Vec<Weak<WeightFile>>> {
+    static MAPPINGS: Mutex<Vec<Weak<WeightFile>>> = Mutex::new(Vec::new());
+    MAPPINGS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The scratch file the weights were written to, and its mapping.
+struct WeightFile {
+    mapping: Mmap,
+    file: File,
+}
+
+/// Drops the pages of `weights` from the process. With `from_cache`, from
+/// the page cache too, once they are on disk: the kernel maps in every
+/// cached page around one that is read (64 KiB), so a cached file comes back
+/// in whole runs of pages where a few rows of the word-piece table are read.
+fn return_pages(weights: &WeightFile, from_cache: bool) {
+    // SAFETY: a read-only mapping of a file: its pages are dropped, not its
+    // contents, which are read from the file again when next touched.
+    let _ = unsafe { weights.mapping.unchecked_advise(UncheckedAdvice::DontNeed) };
+    #[cfg(target_os = "linux")]
+    if from_cache && weights.file.sync_data().is_ok() {
+        use std::os::fd::AsRawFd;
+        // SAFETY: advice on a file descriptor this struct owns.
+        unsafe { libc::posix_fadvise(weights.file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    }
+}
+
+/// An unlinked file in the temporary directory to hold the weights, if that
+/// directory is on disk: a file on tmpfs would be memory as much as the heap.
+fn scratch_file() -> Option<File> {
+    let file = tempfile::tempfile().ok()?;
+    on_disk(&file).then_some(file)
+}
+
+#[cfg(target_os = "linux")]
+fn on_disk(file: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    // SAFETY: `statfs` is plain data that `fstatfs` fills in.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut stat) } != 0 {
+        return false;
+    }
+    !matches!(stat.f_type as i64, TMPFS_MAGIC | RAMFS_MAGIC)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn on_disk(_: &File) -> bool {
+    false
+}
+
+/// Where tensors start in the scratch file: aligned for any vector load.
+const ALIGNMENT: usize = 64;
+
+/// The tensors written, aligned, into `file`, and ONNX Runtime values that
+/// point into its mapping.
+fn mapped(file: File, tensors: &[TensorProto]) -> std::io::Result<(Weights, WeightFile)> {
+    let mut writer = BufWriter::new(&file);
+    let mut offsets = Vec::with_capacity(tensors.len());
+    let mut written: usize = 0;
+    for tensor in tensors {
+        let bytes = little_endian(tensor);
+        let at = written.next_multiple_of(ALIGNMENT);
+        writer.write_all(&vec![0; at - written])?;
+        writer.write_all(&bytes)?;
+        written = at + bytes.len();
+        offsets.push((at, bytes.len()));
+    }
+    writer.flush()?;
+    drop(writer);
+    // To disk while the sessions load, so that the page cache can let go of it
+    // later (`return_pages`) without waiting.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a request on a file descriptor owned here.
+        unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+    // SAFETY: the file is unlinked and ours alone; nothing else can change it.
+    let mapping = unsafe { Mmap::map(&file)? };
+    // Rows of the word-piece table are read a few at a time: no read-ahead.
+    mapping.advise(memmap2::Advice::Random)?;
+    let mut values = Vec::with_capacity(tensors.len());
+    for (tensor, (at, len)) in tensors.iter().zip(offsets) {
+        let value = mapped_value(tensor, &mapping[at..at + len]).map_err(std::io::Error::other)?;
+        values.push((tensor.name.clone(), Arc::new(value)));
+    }
+    Ok((values, WeightFile { mapping, file }))
+}
+
+/// A value over `data`, a tensor's little-endian elements in the mapping.
+/// ONNX Runtime only reads a session's initializers.
+fn mapped_value(tensor: &TensorProto, data: &[u8]) -> Result<DynValue, String> {
+    let (element, size) = match tensor.data_type {
+        FLOAT => (TensorElementType::Float32, 4),
+        INT64 => (TensorElementType::Int64, 8),
+        INT32 => (TensorElementType::Int32, 4),
+        INT8 => (TensorElementType::Int8, 1),
+        UINT8 => (TensorElementType::Uint8, 1),
+        other => return Err(format!("weight {}: element type {other} is not read", tensor.name)),
+    };
+    let elements: i64 = tensor.dims.iter().product();
+    if tensor.dims.iter().any(|&d| d < 0) || elements as usize * size != data.len() {
+        return Err(format!("weight {}: {} bytes for shape {:?}", tensor.name, data.len(), tensor.dims));
+    }
+    let failed = |e: ort::Error| format!("weight {}: {e}", tensor.name);
+    let info = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default).map_err(failed)?;
+    let api = ort::api();
+    let mut value = std::ptr::null_mut();
+    // SAFETY: `data` holds the tensor's elements (checked above) and lives
+    // in a mapping every session using the value keeps alive; ONNX Runtime
+    // neither writes an initializer nor frees memory it was handed.
+    let status = unsafe {
+        (api.CreateTensorWithDataAsOrtValue)(
+            ort::AsPointer::ptr(&info),
+            data.as_ptr() as *mut std::ffi::c_void,
+            data.len(),
+            tensor.dims.as_ptr(),
+            tensor.dims.len(),
+            element.into(),
+            &mut value,
+        )
+    };
+    if !status.0.is_null() {
+        // SAFETY: a status ONNX Runtime returned, read and released once.
+        let reason = unsafe {
+            let reason = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)).to_string_lossy().into_owned();
+            (api.ReleaseStatus)(status.0);
+            reason
+        };
+        return Err(format!("weight {}: {reason}", tensor.name));
+    }
+    let value = NonNull::new(value).ok_or_else(|| format!("weight {}: ONNX Runtime made no value", tensor.name))?;
+    // SAFETY: a tensor value just made, owned by nothing else.
+    Ok(unsafe { DynValue::from_ptr(value, Some(&Allocator::default())) })
+}
+
+/// A tensor's elements, little-endian, from `raw_data` or its typed field.
+fn little_endian(tensor: &TensorProto) -> std::borrow::Cow<'_, [u8]> {
+    if !tensor.raw_data.is_empty() {
+        return std::borrow::Cow::Borrowed(&tensor.raw_data);
+    }
+    std::borrow::Cow::Owned(match tensor.data_type {
+        FLOAT => tensor.float_data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        INT64 => tensor.int64_data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        INT32 => tensor.int32_data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        INT8 | UINT8 => tensor.int32_data.iter().map(|&x| x as u8).collect(),
+        _ => Vec::new(),
+    })
 }
 
 /// `onnx.ModelProto`, its graph only.
@@ -113,35 +338,35 @@ const INT8: i32 = 3;
 const INT32: i32 = 6;
 const INT64: i32 = 7;
 
-/// The model's initializers as ONNX Runtime values, by name. Tensors of
-/// other element types, or stored outside the file, are left out: ONNX
-/// Runtime reads those from the model as usual, one copy per session.
-fn initializers(model: &Bytes) -> Result<Vec<(String, Arc<DynValue>)>, String> {
-    // Decoding from `Bytes` keeps each `raw_data` a view of the file's buffer.
-    let model = <ModelProto as prost::Message>::decode(model.clone()).map_err(|e| format!("not an ONNX model: {e}"))?;
+/// The model's initializers that can be shared: those of the element types
+/// read here, stored in the file. The rest ONNX Runtime reads from the model
+/// as usual, one copy per session.
+fn tensors(model: Bytes) -> Result<Vec<TensorProto>, String> {
+    // Decoding from `Bytes` keeps each `raw_data` a view of the file.
+    let model = <ModelProto as prost::Message>::decode(model).map_err(|e| format!("not an ONNX model: {e}"))?;
     let tensors = model.graph.map(|graph| graph.initializer).unwrap_or_default();
-    let mut values = Vec::with_capacity(tensors.len());
-    for tensor in tensors {
-        if tensor.data_location == 1 {
-            continue;
-        }
-        let value = match tensor.data_type {
-            FLOAT => value(&tensor, |raw| raw.get_f32_le(), || tensor.float_data.clone())?,
-            INT64 => value(&tensor, |raw| raw.get_i64_le(), || tensor.int64_data.clone())?,
-            INT32 => value(&tensor, |raw| raw.get_i32_le(), || tensor.int32_data.clone())?,
-            // ONNX keeps 8-bit elements of the typed form in `int32_data`.
-            INT8 => value(&tensor, |raw| raw.get_i8(), || tensor.int32_data.iter().map(|&x| x as i8).collect())?,
-            UINT8 => value(&tensor, |raw| raw.get_u8(), || tensor.int32_data.iter().map(|&x| x as u8).collect())?,
-            _ => continue,
-        };
-        values.push((tensor.name, Arc::new(value)));
+    Ok(tensors
+        .into_iter()
+        .filter(|tensor| tensor.data_location != 1 && matches!(tensor.data_type, FLOAT | INT64 | INT32 | INT8 | UINT8))
+        .collect())
+}
+
+/// One tensor as an ONNX Runtime value on the heap.
+fn value(tensor: &TensorProto) -> Result<DynValue, String> {
+    match tensor.data_type {
+        FLOAT => typed_value(tensor, |raw| raw.get_f32_le(), || tensor.float_data.clone()),
+        INT64 => typed_value(tensor, |raw| raw.get_i64_le(), || tensor.int64_data.clone()),
+        INT32 => typed_value(tensor, |raw| raw.get_i32_le(), || tensor.int32_data.clone()),
+        // ONNX keeps 8-bit elements of the typed form in `int32_data`.
+        INT8 => typed_value(tensor, |raw| raw.get_i8(), || tensor.int32_data.iter().map(|&x| x as i8).collect()),
+        UINT8 => typed_value(tensor, |raw| raw.get_u8(), || tensor.int32_data.iter().map(|&x| x as u8).collect()),
+        other => Err(format!("weight {}: element type {other} is not read", tensor.name)),
     }
-    Ok(values)
 }
 
 /// One tensor as an ONNX Runtime value of element type `T`, from `raw_data`
 /// when it has any, else from its typed field.
-fn value<T>(tensor: &TensorProto, read: impl Fn(&mut Bytes) -> T, typed: impl FnOnce() -> Vec<T>) -> Result<DynValue, String>
+fn typed_value<T>(tensor: &TensorProto, read: impl Fn(&mut Bytes) -> T, typed: impl FnOnce() -> Vec<T>) -> Result<DynValue, String>
 where
     T: ort::value::PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static,
 {
@@ -178,18 +403,49 @@ mod tests {
             tensor("labels", 8, vec![1]),
         ];
         let model = ModelProto { graph: Some(GraphProto { initializer }) }.encode_to_vec();
-        let values = initializers(&Bytes::from(model)).unwrap();
-        let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
+        let tensors = tensors(Bytes::from(model)).unwrap();
+        let names: Vec<&str> = tensors.iter().map(|tensor| tensor.name.as_str()).collect();
         assert_eq!(names, ["w", "shape", "q"]);
-        let (shape, data) = values[0].1.try_extract_tensor::<f32>().unwrap();
-        assert_eq!((&shape[..], data), (&[2i64, 2][..], &[1.5f32, -2.0, 0.25, 8.0][..]));
-        assert_eq!(values[1].1.try_extract_tensor::<i64>().unwrap().1, [3, -4]);
-        assert_eq!(values[2].1.try_extract_tensor::<i8>().unwrap().1, [-7, 9, 127]);
+        let on_heap: Vec<DynValue> = tensors.iter().map(|tensor| value(tensor).unwrap()).collect();
+        let (from_file, _mapping) = mapped(tempfile::tempfile().unwrap(), &tensors).unwrap();
+        for values in [on_heap.iter().collect::<Vec<_>>(), from_file.iter().map(|(_, value)| &**value).collect()] {
+            let (shape, data) = values[0].try_extract_tensor::<f32>().unwrap();
+            assert_eq!((&shape[..], data), (&[2i64, 2][..], &[1.5f32, -2.0, 0.25, 8.0][..]));
+            assert_eq!(values[1].try_extract_tensor::<i64>().unwrap().1, [3, -4]);
+            assert_eq!(values[2].try_extract_tensor::<i8>().unwrap().1, [-7, 9, 127]);
+        }
+    }
+
+    #[test]
+    fn weights_in_the_scratch_file_start_aligned() {
+        let tensor = |name: &str, bytes: usize| TensorProto {
+            name: name.into(),
+            data_type: INT8,
+            dims: vec![bytes as i64],
+            raw_data: vec![1; bytes].into(),
+            ..Default::default()
+        };
+        let tensors = [tensor("a", 3), tensor("b", 5), tensor("c", 70)];
+        let (values, file) = mapped(tempfile::tempfile().unwrap(), &tensors).unwrap();
+        for (_, value) in &values {
+            let (_, data) = value.try_extract_tensor::<i8>().unwrap();
+            let at = data.as_ptr() as usize - file.mapping.as_ptr() as usize;
+            assert_eq!(at % ALIGNMENT, 0, "a tensor at {at}");
+        }
+    }
+
+    #[test]
+    fn a_weight_whose_bytes_do_not_fill_its_shape_is_refused_by_name() {
+        let short =
+            TensorProto { name: "w".into(), data_type: FLOAT, dims: vec![2, 2], raw_data: vec![0; 12].into(), ..Default::default() };
+        let Err(error) = mapped(tempfile::tempfile().unwrap(), &[short]) else { panic!("a short weight was mapped") };
+        let error = error.to_string();
+        assert!(error.contains("weight w: 12 bytes for shape [2, 2]"), "{error}");
     }
 
     #[test]
     fn a_file_that_is_no_model_is_an_error_that_says_so() {
-        let error = initializers(&Bytes::from_static(b"\xff\xff\xff not protobuf")).unwrap_err();
+        let error = tensors(Bytes::from_static(b"\xff\xff\xff not protobuf")).unwrap_err();
         assert!(error.contains("not an ONNX model"), "{error}");
     }
 }

@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use footnote_onnx::{Environment, SharedWeights};
-use ort::session::Session;
+use footnote_onnx::Session;
 use tokenizers::Tokenizer;
 
 use super::{MAX_WORD_PIECES, tokenizer_files};
