@@ -131,10 +131,10 @@ impl SharedWeights {
     }
 }
 
-/// Hands the pages of shared weights read since back to the kernel: after an
-/// ingest, mostly the rows of the word-piece table its texts used (44 MiB of
-/// the f32 embedding model's after squad2-dev's articles). What is read again
-/// is read from the file again.
+/// Hands the pages of shared weights read since back to the kernel, and the
+/// scratch files out of the page cache: after an ingest, mostly the rows of
+/// the word-piece table its texts used. What is read again is read from the
+/// file again.
 pub fn return_weight_pages() {
     let mut mappings = live_mappings();
     mappings.retain(|mapping| mapping.strong_count() > 0);
