@@ -19,13 +19,14 @@
 //! everything else in the file (the graph's nodes, its metadata) is left to
 //! ONNX Runtime, which reads the whole file itself.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, Weak};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use memmap2::{Mmap, UncheckedAdvice};
 use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
@@ -73,8 +74,13 @@ impl SharedWeights {
     /// owning its weights, since ONNX Runtime frees its own copy of a matrix
     /// once it has repacked it.
     pub fn read(model: &Path, sessions: usize) -> Result<SharedWeights, Error> {
+        Self::read_into(model, sessions, scratch_file())
+    }
+
+    /// As `read`, the weights written to `scratch` when there is one, else
+    /// kept on the heap.
+    fn read_into(model: &Path, sessions: usize, scratch: Option<File>) -> Result<SharedWeights, Error> {
         let failed = |reason: String| Error::ModelFile { path: model.to_path_buf(), reason };
-        let scratch = scratch_file();
         let mut shared =
             SharedWeights { model: model.to_path_buf(), weights: Vec::new(), prepacked: PrepackedWeights::new(), mapping: None };
         if sessions <= 1 && scratch.is_none() {
@@ -201,15 +207,15 @@ const ALIGNMENT: usize = 64;
 /// point into its mapping.
 fn mapped(file: File, tensors: &[TensorProto]) -> std::io::Result<(Weights, WeightFile)> {
     let mut writer = BufWriter::new(&file);
-    let mut offsets = Vec::with_capacity(tensors.len());
     let mut written: usize = 0;
+    let mut elements = Vec::with_capacity(tensors.len());
     for tensor in tensors {
-        let bytes = little_endian(tensor);
+        let (element, bytes) = checked_elements(tensor).map_err(std::io::Error::other)?;
         let at = written.next_multiple_of(ALIGNMENT);
         writer.write_all(&vec![0; at - written])?;
         writer.write_all(&bytes)?;
         written = at + bytes.len();
-        offsets.push((at, bytes.len()));
+        elements.push((element, at, bytes.len()));
     }
     writer.flush()?;
     drop(writer);
@@ -226,33 +232,22 @@ fn mapped(file: File, tensors: &[TensorProto]) -> std::io::Result<(Weights, Weig
     // Rows of the word-piece table are read a few at a time: no read-ahead.
     mapping.advise(memmap2::Advice::Random)?;
     let mut values = Vec::with_capacity(tensors.len());
-    for (tensor, (at, len)) in tensors.iter().zip(offsets) {
-        let value = mapped_value(tensor, &mapping[at..at + len]).map_err(std::io::Error::other)?;
+    for (tensor, (element, at, len)) in tensors.iter().zip(elements) {
+        let value = mapped_value(tensor, element, &mapping[at..at + len]).map_err(std::io::Error::other)?;
         values.push((tensor.name.clone(), Arc::new(value)));
     }
     Ok((values, WeightFile { mapping, file }))
 }
 
-/// A value over `data`, a tensor's little-endian elements in the mapping.
-/// ONNX Runtime only reads a session's initializers.
-fn mapped_value(tensor: &TensorProto, data: &[u8]) -> Result<DynValue, String> {
-    let (element, size) = match tensor.data_type {
-        FLOAT => (TensorElementType::Float32, 4),
-        INT64 => (TensorElementType::Int64, 8),
-        INT32 => (TensorElementType::Int32, 4),
-        INT8 => (TensorElementType::Int8, 1),
-        UINT8 => (TensorElementType::Uint8, 1),
-        other => return Err(format!("weight {}: element type {other} is not read", tensor.name)),
-    };
-    let elements: i64 = tensor.dims.iter().product();
-    if tensor.dims.iter().any(|&d| d < 0) || elements as usize * size != data.len() {
-        return Err(format!("weight {}: {} bytes for shape {:?}", tensor.name, data.len(), tensor.dims));
-    }
+/// A value over `data`, a tensor's little-endian elements in the mapping,
+/// checked by `checked_elements`. ONNX Runtime only reads a session's
+/// initializers.
+fn mapped_value(tensor: &TensorProto, element: TensorElementType, data: &[u8]) -> Result<DynValue, String> {
     let failed = |e: ort::Error| format!("weight {}: {e}", tensor.name);
     let info = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default).map_err(failed)?;
     let api = ort::api();
     let mut value = std::ptr::null_mut();
-    // SAFETY: `data` holds the tensor's elements (checked above) and lives
+    // SAFETY: `data` holds the tensor's elements (checked) and lives
     // in a mapping every session using the value keeps alive; ONNX Runtime
     // neither writes an initializer nor frees memory it was handed.
     let status = unsafe {
@@ -280,15 +275,29 @@ fn mapped_value(tensor: &TensorProto, data: &[u8]) -> Result<DynValue, String> {
     Ok(unsafe { DynValue::from_ptr(value, Some(&Allocator::default())) })
 }
 
-/// A tensor's elements, little-endian, from `raw_data` or its typed field.
-fn little_endian(tensor: &TensorProto) -> std::borrow::Cow<'_, [u8]> {
-    if !tensor.raw_data.is_empty() {
-        return std::borrow::Cow::Borrowed(&tensor.raw_data);
+/// A tensor's element type and its elements, little-endian, checked to fill
+/// its shape exactly: what both the scratch file and the heap are given.
+fn checked_elements(tensor: &TensorProto) -> Result<(TensorElementType, Cow<'_, [u8]>), String> {
+    let element = element_type(tensor.data_type)
+        .ok_or_else(|| format!("weight {}: element type {} is not read", tensor.name, tensor.data_type))?;
+    let data = little_endian(tensor);
+    let count = tensor.dims.iter().try_fold(1usize, |count, &dim| usize::try_from(dim).ok()?.checked_mul(count));
+    if count.and_then(|count| element.byte_size(count)) != Some(data.len()) {
+        return Err(format!("weight {}: {} bytes for shape {:?}", tensor.name, data.len(), tensor.dims));
     }
-    std::borrow::Cow::Owned(match tensor.data_type {
+    Ok((element, data))
+}
+
+/// A tensor's elements, little-endian, from `raw_data` or its typed field.
+fn little_endian(tensor: &TensorProto) -> Cow<'_, [u8]> {
+    if !tensor.raw_data.is_empty() {
+        return Cow::Borrowed(&tensor.raw_data);
+    }
+    Cow::Owned(match tensor.data_type {
         FLOAT => tensor.float_data.iter().flat_map(|x| x.to_le_bytes()).collect(),
         INT64 => tensor.int64_data.iter().flat_map(|x| x.to_le_bytes()).collect(),
         INT32 => tensor.int32_data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        // ONNX keeps 8-bit elements of the typed form in `int32_data`.
         INT8 | UINT8 => tensor.int32_data.iter().map(|&x| x as u8).collect(),
         _ => Vec::new(),
     })
@@ -338,6 +347,20 @@ const INT8: i32 = 3;
 const INT32: i32 = 6;
 const INT64: i32 = 7;
 
+/// ONNX Runtime's element type for an `onnx.TensorProto.DataType` shared
+/// here; `None` for the others (strings, 16-bit floats, ...), which ONNX
+/// Runtime reads from the model as usual.
+fn element_type(data_type: i32) -> Option<TensorElementType> {
+    Some(match data_type {
+        FLOAT => TensorElementType::Float32,
+        UINT8 => TensorElementType::Uint8,
+        INT8 => TensorElementType::Int8,
+        INT32 => TensorElementType::Int32,
+        INT64 => TensorElementType::Int64,
+        _ => return None,
+    })
+}
+
 /// The model's initializers that can be shared: those of the element types
 /// read here, stored in the file. The rest ONNX Runtime reads from the model
 /// as usual, one copy per session.
@@ -347,42 +370,34 @@ fn tensors(model: Bytes) -> Result<Vec<TensorProto>, String> {
     let tensors = model.graph.map(|graph| graph.initializer).unwrap_or_default();
     Ok(tensors
         .into_iter()
-        .filter(|tensor| tensor.data_location != 1 && matches!(tensor.data_type, FLOAT | INT64 | INT32 | INT8 | UINT8))
+        .filter(|tensor| tensor.data_location != 1 && element_type(tensor.data_type).is_some())
         .collect())
 }
 
-/// One tensor as an ONNX Runtime value on the heap.
+/// One tensor as an ONNX Runtime value on the heap. The value owns its
+/// elements, as ONNX Runtime requires of a shared weight: a tensor made by its
+/// own allocator is refused.
 fn value(tensor: &TensorProto) -> Result<DynValue, String> {
-    match tensor.data_type {
-        FLOAT => typed_value(tensor, |raw| raw.get_f32_le(), || tensor.float_data.clone()),
-        INT64 => typed_value(tensor, |raw| raw.get_i64_le(), || tensor.int64_data.clone()),
-        INT32 => typed_value(tensor, |raw| raw.get_i32_le(), || tensor.int32_data.clone()),
-        // ONNX keeps 8-bit elements of the typed form in `int32_data`.
-        INT8 => typed_value(tensor, |raw| raw.get_i8(), || tensor.int32_data.iter().map(|&x| x as i8).collect()),
-        UINT8 => typed_value(tensor, |raw| raw.get_u8(), || tensor.int32_data.iter().map(|&x| x as u8).collect()),
-        other => Err(format!("weight {}: element type {other} is not read", tensor.name)),
-    }
+    let (element, data) = checked_elements(tensor)?;
+    let dims = tensor.dims.clone();
+    let value = match element {
+        TensorElementType::Float32 => heap_value(dims, &data, f32::from_le_bytes),
+        TensorElementType::Int64 => heap_value(dims, &data, i64::from_le_bytes),
+        TensorElementType::Int32 => heap_value(dims, &data, i32::from_le_bytes),
+        TensorElementType::Int8 => heap_value(dims, &data, i8::from_le_bytes),
+        TensorElementType::Uint8 => heap_value(dims, &data, u8::from_le_bytes),
+        other => return Err(format!("weight {}: element type {other:?} is not read", tensor.name)),
+    };
+    value.map_err(|e| format!("weight {}: {e}", tensor.name))
 }
 
-/// One tensor as an ONNX Runtime value of element type `T`, from `raw_data`
-/// when it has any, else from its typed field.
-fn typed_value<T>(tensor: &TensorProto, read: impl Fn(&mut Bytes) -> T, typed: impl FnOnce() -> Vec<T>) -> Result<DynValue, String>
+/// A value of `T`s read from little-endian `data`, `N` bytes each.
+fn heap_value<T, const N: usize>(dims: Vec<i64>, data: &[u8], from_le_bytes: fn([u8; N]) -> T) -> ort::Result<DynValue>
 where
     T: ort::value::PrimitiveTensorElementType + Clone + std::fmt::Debug + 'static,
 {
-    let data = if tensor.raw_data.is_empty() {
-        typed()
-    } else {
-        let mut raw = tensor.raw_data.clone();
-        let mut data = Vec::with_capacity(raw.len() / size_of::<T>());
-        while raw.remaining() >= size_of::<T>() {
-            data.push(read(&mut raw));
-        }
-        data
-    };
-    Tensor::from_array((tensor.dims.clone(), data))
-        .map(Tensor::into_dyn)
-        .map_err(|e| format!("weight {}: {e}", tensor.name))
+    let elements: Vec<T> = data.chunks_exact(N).map(|bytes| from_le_bytes(bytes.try_into().expect("chunks of N bytes"))).collect();
+    Tensor::from_array((dims, elements)).map(Tensor::into_dyn)
 }
 
 #[cfg(test)]
@@ -438,9 +453,43 @@ mod tests {
     fn a_weight_whose_bytes_do_not_fill_its_shape_is_refused_by_name() {
         let short =
             TensorProto { name: "w".into(), data_type: FLOAT, dims: vec![2, 2], raw_data: vec![0; 12].into(), ..Default::default() };
-        let Err(error) = mapped(tempfile::tempfile().unwrap(), &[short]) else { panic!("a short weight was mapped") };
+        let Err(error) = mapped(tempfile::tempfile().unwrap(), std::slice::from_ref(&short)) else { panic!("a short weight was mapped") };
         let error = error.to_string();
         assert!(error.contains("weight w: 12 bytes for shape [2, 2]"), "{error}");
+        let Err(error) = value(&short) else { panic!("a short weight was put on the heap") };
+        assert!(error.contains("weight w: 12 bytes for shape [2, 2]"), "{error}");
+    }
+
+    /// Uses the real model (`FOOTNOTE_MODEL_DIR`) and ONNX Runtime
+    /// (`ORT_DYLIB_PATH`): ONNX Runtime takes shared weights only in memory the
+    /// caller owns, which synthetic tensors alone would not show.
+    #[test]
+    fn sessions_on_weights_from_the_heap_and_from_the_scratch_file_compute_alike() {
+        let model = std::env::var_os("FOOTNOTE_MODEL_DIR")
+            .map(|dir| Path::new(&dir).join("model.onnx"))
+            .expect("FOOTNOTE_MODEL_DIR names the model directory (scripts/test.sh sets it)");
+        let environment = crate::environment().unwrap();
+        // "hello world" in all-MiniLM-L6-v2's word pieces: [CLS] hello world [SEP].
+        let hidden_states = |weights: &SharedWeights| -> Vec<f32> {
+            assert!(!weights.weights.is_empty(), "no weights were shared");
+            let mut session = weights.session(&environment, Some(1)).unwrap();
+            let column = |data: [i64; 4]| Tensor::from_array(([1usize, 4], data.to_vec())).unwrap();
+            let outputs = session
+                .run(ort::inputs![
+                    "input_ids" => column([101, 7592, 2088, 102]),
+                    "attention_mask" => column([1; 4]),
+                    "token_type_ids" => column([0; 4]),
+                ])
+                .unwrap();
+            outputs[0].try_extract_tensor::<f32>().unwrap().1.to_vec()
+        };
+        let on_heap = SharedWeights::read_into(&model, 2, None).unwrap();
+        assert!(on_heap.mapping.is_none());
+        let from_file = SharedWeights::read_into(&model, 2, Some(tempfile::tempfile().unwrap())).unwrap();
+        assert!(from_file.mapping.is_some());
+        let (on_heap, from_file) = (hidden_states(&on_heap), hidden_states(&from_file));
+        assert_eq!(on_heap.len(), 4 * 384);
+        assert_eq!(on_heap, from_file);
     }
 
     #[test]
