@@ -119,7 +119,8 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Lower case, runs of white space as one space: how evidence is matched.
+/// Lower case, runs of white space as one space: `footnote eval`'s evidence
+/// match without its Unicode folding, the same for every run compared.
 fn normalise(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
